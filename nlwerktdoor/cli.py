@@ -1,0 +1,141 @@
+"""Command line (DESIGN.md, "Command line"): `flask --app nlwerktdoor …` or the `nlwerktdoor` command.
+
+Each command is a thin call into a service; services own the transaction.
+"""
+import sys
+import time
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, FlaskGroup
+
+demo_cli = AppGroup("demo", help="Demo data.")
+import_cli = AppGroup("import", help="Bulk import from CSV (operator).")
+match_cli = AppGroup("match", help="Matching.")
+mail_cli = AppGroup("mail", help="The outbox.")
+scheduler_cli = AppGroup("scheduler", help="The job scheduler (its own process).")
+export_cli = AppGroup("export", help="Exports as CSV on standard output.")
+users_cli = AppGroup("users", help="User accounts.")
+
+
+@demo_cli.command("seed")
+@click.option("--if-empty", is_flag=True, help="Only seed when the database holds no organisations yet.")
+@click.option("--seed", "random_seed", default=2020, show_default=True, help="Random seed (same seed, same data).")
+def demo_seed(if_empty: bool, random_seed: int):
+    """Load fictional demo organisations, listings, shortages and workers."""
+    from .services import demo
+
+    report = demo.seed_demo(random_seed=random_seed, only_if_empty=if_empty)
+    click.echo(report.summary())
+
+
+def _import(kind: str, file) -> None:
+    from .services import imports
+
+    started = time.perf_counter()
+    report = imports.import_csv(kind, file.read(), progress=_progress_printer())
+    for error in report.errors:
+        click.echo(f"rij {error.row}, kolom {error.column}: {error.message}", err=True)
+    if report.errors:
+        click.echo(f"{len(report.errors)} fout(en) in {report.rows_with_errors} rij(en); niets geïmporteerd.", err=True)
+        sys.exit(1)
+    click.echo(f"{report.created} nieuw, {report.updated} bijgewerkt ({time.perf_counter() - started:.1f} s)")
+
+
+def _progress_printer():
+    def progress(done: int, total: int) -> None:
+        if total >= 2000 and (done == total or done % 1000 == 0):
+            click.echo(f"\r{done}/{total} rijen", nl=done == total, err=True)
+
+    return progress
+
+
+@import_cli.command("shortages")
+@click.argument("file", type=click.File("rb"))
+def import_shortages(file):
+    """Import shortages (growing side)."""
+    _import("shortages", file)
+
+
+@import_cli.command("listings")
+@click.argument("file", type=click.File("rb"))
+def import_listings(file):
+    """Import staff listings (shrinking side)."""
+    _import("listings", file)
+
+
+@import_cli.command("workers")
+@click.argument("file", type=click.File("rb"))
+def import_workers(file):
+    """Import workers who gave consent."""
+    _import("workers", file)
+
+
+@match_cli.command("run")
+def match_run():
+    """One matching run: store new matches and queue one digest per recipient."""
+    from .services import matching
+
+    started = time.perf_counter()
+    run = matching.run_matching()
+    click.echo(
+        f"candidates: {run.candidates}, shortages: {run.shortages}, new matches: {run.new_matches}, "
+        f"emails queued: {run.emails}, time: {time.perf_counter() - started:.2f} s"
+    )
+
+
+@mail_cli.command("send")
+def mail_send():
+    """Send what is waiting in the outbox."""
+    from .services import outbox
+
+    report = outbox.send_pending()
+    click.echo(f"sent: {report.sent}, failed: {report.failed}, waiting: {report.waiting}")
+
+
+@scheduler_cli.command("run")
+def scheduler_run():
+    """Run the scheduler in the foreground until stopped (production: its own process)."""
+    from .jobs import run_scheduler
+
+    run_scheduler()
+
+
+@export_cli.command("matches")
+def export_matches():
+    """All matches as CSV on standard output."""
+    from .services import exports
+
+    exports.write_matches_csv(sys.stdout)
+
+
+@users_cli.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--name", default="Beheerder")
+@click.password_option()
+def users_create_admin(email: str, name: str, password: str):
+    """Create an administrator account."""
+    from .errors import DomainError
+    from .services import accounts
+
+    try:
+        accounts.create_admin(email=email, name=name, password=password)
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"admin {email} created")
+
+
+def init_app(app: Flask) -> None:
+    for group in (demo_cli, import_cli, match_cli, mail_cli, scheduler_cli, export_cli, users_cli):
+        app.cli.add_command(group)
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    """Entry point of the `nlwerktdoor` console script."""
+    FlaskGroup(create_app=_create_app, help="nlwerktdoor command line")(prog_name="nlwerktdoor")

@@ -1,0 +1,1 @@
+"""Use cases: load, decide, persist. The only layer that commits."""

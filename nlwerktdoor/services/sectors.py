@@ -1,0 +1,40 @@
+"""Sectors and their trend; admins change trends as the crisis moves."""
+import sqlalchemy as sa
+
+from ..errors import ValidationError
+from ..extensions import db
+from ..models import Sector
+from ..models.sector import DEFAULT_SECTORS, TRENDS
+
+
+def ensure_default_sectors() -> None:
+    """Insert the 2020 sectors that are missing (the initial migration does the same)."""
+    existing = set(db.session.scalars(sa.select(Sector.code)))
+    for code, name_nl, name_en, trend in DEFAULT_SECTORS:
+        if code not in existing:
+            db.session.add(Sector(code=code, name_nl=name_nl, name_en=name_en, trend=trend))
+    db.session.commit()
+
+
+def all_sectors() -> list[Sector]:
+    return list(db.session.scalars(sa.select(Sector).order_by(Sector.name_nl)))
+
+
+def resolve_sector(text: str) -> Sector | None:
+    """A sector by code or by Dutch or English name, case-insensitive."""
+    folded = " ".join(text.casefold().split())
+    for sector in all_sectors():
+        if folded in (sector.code.casefold(), sector.name_nl.casefold(), sector.name_en.casefold()):
+            return sector
+    return None
+
+
+def set_trend(code: str, trend: str) -> Sector:
+    if trend not in TRENDS:
+        raise ValidationError("Onbekende trend.", field="trend")
+    sector = db.session.get(Sector, code)
+    if sector is None:
+        raise ValidationError("Onbekende sector.", field="code")
+    sector.trend = trend
+    db.session.commit()
+    return sector
