@@ -58,6 +58,7 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts import bp as accounts_bp
     from .admin import bp as admin_bp
     from .growing import bp as growing_bp
+    from .matches import bp as matches_bp
     from .public import bp as public_bp
     from .shrinking import bp as shrinking_bp
     from .workers import bp as workers_bp
@@ -68,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(growing_bp, url_prefix="/tekorten")
     app.register_blueprint(workers_bp, url_prefix="/werkenden")
     app.register_blueprint(admin_bp, url_prefix="/beheer")
+    app.register_blueprint(matches_bp, url_prefix="/matches")
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -1,0 +1,1 @@
+"""The matching engine: pure functions over plain data (no Flask, no database)."""
