@@ -35,11 +35,17 @@ def _import(kind: str, file) -> None:
     started = time.perf_counter()
     report = imports.import_csv(kind, file.read(), progress=_progress_printer())
     for error in report.errors:
-        click.echo(f"rij {error.row}, kolom {error.column}: {error.message}", err=True)
+        where = f"rij {error.row}, kolom {error.column}" if error.column else f"rij {error.row}"
+        click.echo(f"{where}: {error.message}", err=True)
     if report.errors:
         click.echo(f"{len(report.errors)} fout(en) in {report.rows_with_errors} rij(en); niets geïmporteerd.", err=True)
         sys.exit(1)
-    click.echo(f"{report.created} nieuw, {report.updated} bijgewerkt ({time.perf_counter() - started:.1f} s)")
+    if report.encoding != "utf-8":
+        click.echo(f"Let op: bestand gelezen als {report.encoding} (geen UTF-8).", err=True)
+    click.echo(
+        f"{report.created} nieuw, {report.updated} bijgewerkt, {report.unchanged} ongewijzigd "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
 
 
 def _progress_printer():

@@ -1,5 +1,5 @@
 """Language choice: Dutch first, English second (user setting, then ?lang=, then the browser)."""
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 
 from .extensions import babel
@@ -7,6 +7,9 @@ from .extensions import babel
 
 def select_locale() -> str:
     languages = ("nl", "en")
+    if not has_request_context():
+        # Commands and jobs: Dutch unless a caller forces the recipient's language (force_locale).
+        return "nl"
     chosen = request.args.get("lang")
     if chosen in languages:
         session["lang"] = chosen

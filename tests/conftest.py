@@ -4,9 +4,11 @@ SQLite (default): a fresh in-memory schema per test. PostgreSQL: set TEST_DATABA
 is built once per session and every table is truncated after each test.
 """
 import os
+import re
 
 import pytest
 import sqlalchemy as sa
+from flask import g, request_started
 
 from nlwerktdoor import create_app
 from nlwerktdoor.extensions import db as _db
@@ -28,9 +30,17 @@ def _schema():
     yield
 
 
+def _fresh_globals(sender, **extra):
+    """The fixture keeps one app context open for factories, and Flask reuses it for test requests;
+    start each request with an empty `g`, as in production, so a logged-in user or CSRF token
+    cannot leak from one request (or one test client) to the next."""
+    g.__dict__.clear()
+
+
 @pytest.fixture
 def app(_schema):
     app = create_app("testing")
+    request_started.connect(_fresh_globals, app)
     with app.app_context():
         if not ON_POSTGRES:
             _db.create_all()
@@ -41,9 +51,9 @@ def app(_schema):
             tables = ", ".join(t.name for t in _db.metadata.sorted_tables)
             _db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             _db.session.commit()
-        else:
-            _db.drop_all()
         _db.session.remove()
+        # SQLite in memory: the database lives in the engine's one connection; disposing of it is the teardown.
+        _db.engine.dispose()
 
 
 @pytest.fixture
@@ -66,8 +76,14 @@ def login_as(client):
     """Log a user in on the test client by going through the real login form."""
 
     def login(user, password="correct horse battery staple"):
+        # CSRF stays on in tests: take the token from the login form, as a browser would.
+        page = client.get("/account/inloggen").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        assert token, page[:500]
         response = client.post(
-            "/account/inloggen", data={"email": user.email, "password": password}, follow_redirects=False
+            "/account/inloggen",
+            data={"email": user.email, "password": password, "csrf_token": token.group(1)},
+            follow_redirects=False,
         )
         assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
         return client

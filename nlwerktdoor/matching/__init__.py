@@ -1,1 +1,19 @@
 """The matching engine: pure functions over plain data (no Flask, no database)."""
+from .allocate import candidate_pairs, match
+from .rules import distance_km, evaluate
+from .skills import SkillIndex
+from .types import CandidateIn, Explanation, MatchSettings, Proposal, ShortageIn, SkillInfo
+
+__all__ = [
+    "CandidateIn",
+    "Explanation",
+    "MatchSettings",
+    "Proposal",
+    "ShortageIn",
+    "SkillIndex",
+    "SkillInfo",
+    "candidate_pairs",
+    "distance_km",
+    "evaluate",
+    "match",
+]

@@ -1,0 +1,137 @@
+"""All passing pairs of a run, then a fair share of them under the volume caps."""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Iterable, Mapping
+
+from .rules import distance_km, passes_logistics, _score
+from .skills import SkillIndex
+from .types import CandidateIn, MatchSettings, Proposal, ShortageIn
+
+# Grid cells of 0.25 degree (about 28 km north-south, 17 km east-west in the Netherlands).
+_CELL_DEG = 0.25
+_KM_PER_DEG_LAT = math.pi * 6371.0088 / 180.0
+
+
+class _Grid:
+    """Shortages bucketed by lat/lon cell, so a candidate only looks at nearby ones."""
+
+    def __init__(self, shortages: Iterable[ShortageIn]):
+        self.cells: dict[tuple[int, int], list[ShortageIn]] = defaultdict(list)
+        for s in shortages:
+            self.cells[self._cell(s.lat, s.lon)].append(s)
+
+    @staticmethod
+    def _cell(lat: float, lon: float) -> tuple[int, int]:
+        return math.floor(lat / _CELL_DEG), math.floor(lon / _CELL_DEG)
+
+    def near(self, lat: float, lon: float, radius_km: float) -> Iterable[ShortageIn]:
+        """Every shortage within radius_km (and some beyond: the caller checks exactly)."""
+        # A small margin keeps points exactly on the radius inside the box despite rounding.
+        dlat = radius_km / _KM_PER_DEG_LAT + 1e-6
+        lat_lo, lat_hi = max(lat - dlat, -90.0), min(lat + dlat, 90.0)
+        widest = math.cos(math.radians(max(abs(lat_lo), abs(lat_hi))))
+        if widest < 1e-3 or radius_km / (_KM_PER_DEG_LAT * widest) >= 180.0:
+            lon_cells = None  # near a pole or a huge radius: every longitude
+        else:
+            dlon = radius_km / (_KM_PER_DEG_LAT * widest) + 1e-6
+            lon_cells = range(math.floor((lon - dlon) / _CELL_DEG), math.floor((lon + dlon) / _CELL_DEG) + 1)
+        for i in range(math.floor(lat_lo / _CELL_DEG), math.floor(lat_hi / _CELL_DEG) + 1):
+            if lon_cells is None:
+                for (ci, _cj), bucket in self.cells.items():
+                    if ci == i:
+                        yield from bucket
+            else:
+                for j in lon_cells:
+                    bucket = self.cells.get((i, j))
+                    if bucket:
+                        yield from bucket
+
+
+def candidate_pairs(
+    candidates: Iterable[CandidateIn],
+    shortages: Iterable[ShortageIn],
+    index: SkillIndex,
+    settings: MatchSettings,
+    exclude: frozenset[tuple[str, int]] = frozenset(),
+) -> list[Proposal]:
+    """Every pair that passes the hard rules, best first (score, then candidate key, shortage id)."""
+    candidates = _unique(candidates, lambda c: c.key, "candidate")
+    grid = _Grid(_unique(shortages, lambda s: s.id, "shortage"))
+    proposals = []
+    for candidate in candidates:
+        for shortage in grid.near(candidate.lat, candidate.lon, candidate.max_distance_km):
+            if (candidate.key, shortage.id) in exclude or not passes_logistics(candidate, shortage, settings):
+                continue
+            distance = distance_km(candidate.lat, candidate.lon, shortage.lat, shortage.lon)
+            limit = min(candidate.max_distance_km, shortage.max_distance_km)
+            if distance > limit:
+                continue
+            proposal = _score(candidate, shortage, index, settings, distance, limit)
+            if proposal is not None:
+                proposals.append(proposal)
+    proposals.sort(key=_rank)
+    return proposals
+
+
+def match(
+    candidates: Iterable[CandidateIn],
+    shortages: Iterable[ShortageIn],
+    index: SkillIndex,
+    settings: MatchSettings,
+    exclude: frozenset[tuple[str, int]] = frozenset(),
+    shortage_load: Mapping[int, int] | None = None,
+    candidate_load: Mapping[str, int] | None = None,
+) -> list[Proposal]:
+    """The new proposals of one run, fairly spread, best first.
+
+    Pairs in `exclude` (already proposed in an earlier run, whatever the answer) are skipped.
+    Caps per run: a shortage receives at most candidates_per_position x open_positions people,
+    a candidate is offered at most shortages_per_candidate x capacity shortages. A listing of N
+    people counts as N candidates: it fills up to N of a shortage's places (never more than are
+    left) and may go to N times as many shortages. Allocation is greedy by score over the whole
+    run, so the total score is high while no shortage grabs every good candidate; ties break on
+    candidate key and shortage id, which makes the result independent of input order.
+
+    The loads are proposals from earlier runs that are still in play (nobody said no, no outcome
+    yet): places they take (people, for a listing) per shortage, proposals per candidate. They
+    count against the caps, so a rerun tops up instead of offering k more people every run.
+    """
+    shortage_load = shortage_load or {}
+    candidate_load = candidate_load or {}
+    candidates = list(candidates)
+    shortages = list(shortages)
+    capacity = {c.key: max(c.capacity, 1) for c in candidates}
+    candidate_left = {
+        c.key: max(settings.shortages_per_candidate, 0) * capacity[c.key] - candidate_load.get(c.key, 0)
+        for c in candidates
+    }
+    shortage_left = {
+        s.id: max(settings.candidates_per_position, 0) * max(s.open_positions, 0) - shortage_load.get(s.id, 0)
+        for s in shortages
+    }
+    chosen = []
+    for proposal in candidate_pairs(candidates, shortages, index, settings, exclude):
+        places = shortage_left[proposal.shortage_id]
+        if places <= 0 or candidate_left[proposal.candidate_key] <= 0:
+            continue
+        shortage_left[proposal.shortage_id] = places - min(capacity[proposal.candidate_key], places)
+        candidate_left[proposal.candidate_key] -= 1
+        chosen.append(proposal)
+    return chosen
+
+
+def _rank(p: Proposal):
+    return (-p.score, p.candidate_key, p.shortage_id)
+
+
+def _unique(items, key, what):
+    items = list(items)
+    seen = set()
+    for item in items:
+        k = key(item)
+        if k in seen:
+            raise ValueError(f"duplicate {what} {k!r}")
+        seen.add(k)
+    return items

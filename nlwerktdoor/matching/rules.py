@@ -1,0 +1,109 @@
+"""The hard rules of a match and the score of one candidate-shortage pair."""
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from .skills import SkillIndex
+from .types import CandidateIn, Explanation, MatchSettings, Proposal, ShortageIn
+
+EARTH_RADIUS_KM = 6371.0088  # the same mean radius as nlwerktdoor.reference.distance_km
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlmb = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
+
+
+def passes_logistics(candidate: CandidateIn, shortage: ShortageIn, settings: MatchSettings) -> bool:
+    """Hard rules that need no skills and no geometry: availability (1), certificates (3),
+    sector wish (4). Cheap, so they run before anything else."""
+    if candidate.available_from > shortage.start_date + timedelta(days=settings.availability_grace_days):
+        return False
+    if not shortage.certificates <= candidate.certificates:
+        return False
+    if candidate.desired_sectors and shortage.sector not in candidate.desired_sectors:
+        return False
+    return True
+
+
+def evaluate(
+    candidate: CandidateIn, shortage: ShortageIn, index: SkillIndex, settings: MatchSettings
+) -> Proposal | None:
+    """The proposal for this pair, or None when it breaks a hard rule.
+
+    Liveness (consent, status, verification) is decided by whoever builds the inputs; here:
+    availability within the grace period after the start date, distance within the smaller of
+    the two radii (boundary included), every required certificate, the sector wish, and enough
+    weighted coverage of the required skills (the lower threshold when training is offered).
+    """
+    if not passes_logistics(candidate, shortage, settings):
+        return None
+    distance = distance_km(candidate.lat, candidate.lon, shortage.lat, shortage.lon)
+    limit = min(candidate.max_distance_km, shortage.max_distance_km)
+    if distance > limit:
+        return None
+    return _score(candidate, shortage, index, settings, distance, limit)
+
+
+def _score(candidate, shortage, index, settings, distance, limit) -> Proposal | None:
+    profile = index.profile(candidate.skills, settings)
+    required = tuple(dict.fromkeys(shortage.required_skills))
+    matched, related, missing = [], [], []
+    total = covered = 0.0
+    for skill in required:
+        weight = index.weight(skill, settings)
+        credit, by = index.cover(skill, profile, settings)
+        total += weight
+        covered += weight * credit
+        if credit >= 1.0:
+            matched.append(skill)
+        elif by is not None:
+            related.append((skill, by))
+        else:
+            missing.append(skill)
+    # A shortage that names no required skills asks for nobody in particular: everyone covers it.
+    share = covered / total if total else 1.0
+    coverage = min(1.0, share / settings.coverage_target) if settings.coverage_target > 0 else 1.0
+    threshold = settings.min_coverage_with_training if shortage.training_offered else settings.min_coverage
+    if coverage < threshold:
+        return None
+
+    nice = tuple(s for s in dict.fromkeys(shortage.nice_skills) if s not in required)
+    nice_total = nice_covered = 0.0
+    nice_matched = []
+    for skill in nice:
+        weight = index.weight(skill, settings)
+        credit, by = index.cover(skill, profile, settings)
+        nice_total += weight
+        nice_covered += weight * credit
+        if by is not None:
+            nice_matched.append(skill)
+    nice_share = nice_covered / nice_total if nice_total else 0.0
+
+    nearness = 1.0 - distance / limit if limit > 0 else 1.0
+    # Earlier is better: a month or more before the start counts fully, the last allowed day nothing.
+    grace = max(settings.availability_grace_days, 1)
+    days_late = (candidate.available_from - shortage.start_date).days
+    readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
+
+    # The raw share, not the capped coverage, so that more skills still rank higher above the target.
+    score = (
+        settings.weight_coverage * share
+        + settings.weight_nice * nice_share
+        + settings.weight_distance * nearness
+        + settings.weight_availability * readiness
+    )
+    score = round(min(1.0, max(0.0, score)), 6)
+    explanation = Explanation(
+        matched=tuple(matched),
+        related=tuple(related),
+        missing=tuple(missing),
+        nice_matched=tuple(nice_matched),
+        coverage=round(coverage, 4),
+    )
+    return Proposal(candidate.key, shortage.id, score, round(distance, 2), explanation)

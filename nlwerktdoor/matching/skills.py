@@ -1,0 +1,201 @@
+"""How well one skill covers another, from the ESCO skill hierarchy.
+
+People who switch sector rarely hold a required skill by id, but often one next to it in the
+hierarchy: "assist passengers" and "accompany people" are both in S3.4.2 (accompanying and
+welcoming people). So a required skill is covered
+
+- fully (1.0) by the same skill id;
+- partly by a candidate skill in the same level-3 group (S3.4.2), less in the same level-2 group
+  (S3.4); a skill whose nearest group is a level-2 group ("S4.2.0") relates at level 2 at best;
+- transversal skills (ESCO "T" pillar or the transversal collection) transfer across sectors: a
+  transversal required skill is also partly covered by a transversal skill of the candidate in
+  the same level-1 group (S1 communication, S3 assisting and caring, ...);
+- knowledge (group = ISCED-F detailed field such as "0421" law) relates only to knowledge of the
+  same field, weakly; knowledge never covers a competence nor the other way round. Catch-all
+  fields (xx88 interdisciplinary, xx99 not elsewhere classified) and languages ("L...") relate
+  by id only.
+
+Specificity: a group credit is scaled by 1 / (1 + links / specificity_scale), where links counts
+the essential occupation-skill links into the group: a group that hundreds of occupations reach
+("complying with health and safety procedures") says less about fit than a narrow one ("serving
+food and drinks"). Required skills are weighed by 1 / (1 + n_occupations / weight_scale): the core
+of a profession ("perform take off and landing", 8 occupations) counts far more than what every
+job asks ("have computer literacy", 240). Knowledge counts `knowledge_weight` of a competence:
+facts of a field are what training teaches first, and domain knowledge of the old sector (air
+transport law) must not carry a flight attendant into the cockpit.
+
+Measured on ESCO essential skills with the defaults (see tests/test_matching_engine.py):
+flight attendant -> healthcare assistant, waiter -> home care aide and shop assistant ->
+warehouse order picker pass; software developer -> healthcare assistant, flight attendant ->
+airline transport pilot and waiter -> lawyer do not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from .types import MatchSettings, SkillInfo
+
+_LEVEL3 = 0
+_LEVEL2 = 1
+_KNOWLEDGE = 2
+_TRANSVERSAL1 = 3  # level-1 group, counts only between two transversal skills
+
+# An exact match is 1.0; a related skill never reaches it, however the credits are tuned.
+MAX_RELATED_CREDIT = 0.9
+
+
+@dataclass(frozen=True)
+class _Node:
+    groups: tuple[tuple[int, str], ...]  # (level, group key), nearest first
+    transversal: bool
+    knowledge: bool
+    n_occupations: int
+
+
+def _group_keys(code: str) -> tuple[tuple[int, str], ...]:
+    code = (code or "").strip()
+    if not code:
+        return ()
+    if code[0] in "ST":
+        parts = code.split(".")
+        prefix = parts[0]
+        levels = []
+        for part in parts[1:]:
+            if part in ("", "0"):
+                break
+            prefix = f"{prefix}.{part}"
+            levels.append(prefix)
+        if code[0] == "T":
+            # Transversal codes stop at two levels ("T3.2"): the nearest group is the finest one.
+            return ((_LEVEL3, levels[0]), (_TRANSVERSAL1, parts[0])) if levels else ((_TRANSVERSAL1, parts[0]),)
+        keys = []
+        if len(levels) >= 2:
+            keys.append((_LEVEL3, levels[1]))
+        if levels:
+            keys.append((_LEVEL2, levels[0]))
+        keys.append((_TRANSVERSAL1, parts[0]))
+        return tuple(keys)
+    if code.isdigit() and len(code) == 4 and code[2:] not in ("88", "99", "00"):
+        return ((_KNOWLEDGE, "K" + code),)
+    return ()  # languages and anything unknown: by id only
+
+
+def _is_transversal(info: SkillInfo) -> bool:
+    return "T" in info.pillars or "transversal" in info.collections
+
+
+class _Profile:
+    """A candidate's skills arranged by group, with a memo of what each required skill gets."""
+
+    __slots__ = ("skills", "by_group", "memo")
+
+    def __init__(self, skills: frozenset[str], index: "SkillIndex"):
+        self.skills = skills
+        # group key -> (smallest transversal skill id, smallest other skill id)
+        by_group: dict[str, list] = {}
+        for skill_id in sorted(skills):
+            node = index._nodes.get(skill_id)
+            if node is None:
+                continue
+            for _level, key in node.groups:
+                slot = by_group.setdefault(key, [None, None])
+                i = 0 if node.transversal else 1
+                if slot[i] is None:
+                    slot[i] = skill_id
+        self.by_group = by_group
+        self.memo: dict[str, tuple[float, str | None]] = {}
+
+
+class SkillIndex:
+    """Immutable after build(); safe to share between runs and threads."""
+
+    def __init__(self, nodes: dict[str, _Node], specificity: dict[str, float], weight_scale: float):
+        self._nodes = nodes
+        self._specificity = specificity
+        self._weight_scale = weight_scale
+        self._profiles: dict[tuple[frozenset[str], MatchSettings], _Profile] = {}
+
+    @classmethod
+    def build(
+        cls, infos: Iterable[SkillInfo], specificity_scale: float = 3000.0, weight_scale: float = 10.0
+    ) -> "SkillIndex":
+        infos = list(infos)
+        links: dict[str, int] = {}
+        keyed = []
+        for info in infos:
+            keys = _group_keys(info.group_code)
+            keyed.append((info, keys))
+            for level, key in keys:
+                if level != _TRANSVERSAL1:
+                    links[key] = links.get(key, 0) + max(info.n_occupations, 0)
+        specificity = {key: 1.0 / (1.0 + n / specificity_scale) for key, n in links.items()}
+        nodes = {
+            info.id: _Node(
+                groups=keys,
+                transversal=_is_transversal(info),
+                knowledge=(info.group_code or "")[:1].isdigit(),  # ISCED fields: knowledge
+                n_occupations=max(info.n_occupations, 0),
+            )
+            for info, keys in keyed
+        }
+        return cls(nodes, specificity, weight_scale)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, skill_id: object) -> bool:
+        return skill_id in self._nodes
+
+    def weight(self, skill_id: str, settings: MatchSettings) -> float:
+        """How much a required skill counts towards coverage (unknown skills: 1)."""
+        node = self._nodes.get(skill_id)
+        if node is None:
+            return 1.0
+        weight = 1.0 / (1.0 + node.n_occupations / self._weight_scale)
+        return weight * settings.knowledge_weight if node.knowledge else weight
+
+    def profile(self, skills: frozenset[str], settings: MatchSettings) -> _Profile:
+        key = (skills, settings)
+        profile = self._profiles.get(key)
+        if profile is None:
+            if len(self._profiles) > 10_000:  # bounded: a long-lived process sees many people
+                self._profiles.clear()
+            profile = self._profiles[key] = _Profile(skills, self)
+        return profile
+
+    def cover(self, required: str, profile: _Profile, settings: MatchSettings) -> tuple[float, str | None]:
+        """(credit in [0, 1], the candidate skill that gives it; None when not covered)."""
+        hit = profile.memo.get(required)
+        if hit is not None:
+            return hit
+        if required in profile.skills:
+            result: tuple[float, str | None] = (1.0, required)
+        else:
+            result = (0.0, None)
+            node = self._nodes.get(required)
+            if node is not None:
+                base = {
+                    _LEVEL3: settings.credit_level3,
+                    _LEVEL2: settings.credit_level2,
+                    _KNOWLEDGE: settings.credit_knowledge,
+                    _TRANSVERSAL1: settings.credit_transversal,
+                }
+                for level, key in node.groups:
+                    slot = profile.by_group.get(key)
+                    if slot is None:
+                        continue
+                    if level == _TRANSVERSAL1:
+                        if not node.transversal or slot[0] is None:
+                            continue
+                        candidates, credit = (slot[0],), base[level]
+                    else:
+                        candidates = tuple(by for by in slot if by is not None)
+                        credit = base[level] * self._specificity[key]
+                    credit = min(credit, MAX_RELATED_CREDIT)
+                    # Nearest level first; on equal credit the smallest id, so explanations are stable.
+                    for by in candidates:
+                        if credit > result[0] or (credit == result[0] and result[1] is not None and by < result[1]):
+                            result = (credit, by)
+        profile.memo[required] = result
+        return result

@@ -1,0 +1,254 @@
+"""One matching run: load the live postings, let the engine decide, store new matches and queue the digests."""
+from __future__ import annotations
+
+import logging
+import zlib
+from datetime import datetime
+from functools import lru_cache
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .. import reference
+from ..extensions import db
+from ..matching import CandidateIn, MatchSettings, ShortageIn, SkillIndex, SkillInfo, match
+from ..models import Match, MatchRun, Organisation, Shortage, StaffListing, User, WorkerProfile
+from ..models.database import utcnow
+
+log = logging.getLogger(__name__)
+
+# Transaction-level advisory lock: two runs (two schedulers, or a CLI run beside the scheduler)
+# never interleave; the second waits and then sees the first one's matches as already made.
+RUN_LOCK_KEY = zlib.crc32(b"nlwerktdoor.services.matching.run_matching")
+
+
+@lru_cache(maxsize=1)
+def skill_index_from_reference() -> SkillIndex:
+    """The engine's skill index over the ESCO skills shipped with the package (built once per process)."""
+    return SkillIndex.build(
+        SkillInfo(
+            id=skill.id,
+            group_code=skill.group_code,
+            pillars=skill.pillars,
+            collections=skill.collections,
+            n_occupations=skill.n_occupations_essential,
+        )
+        for skill in reference.skills().values()
+    )
+
+
+def match_settings() -> MatchSettings:
+    """Engine settings from the app config (MATCH_*), defaults where a key is missing."""
+    config = current_app.config
+    defaults = MatchSettings()
+    return MatchSettings(
+        min_coverage=float(config.get("MATCH_MIN_COVERAGE", defaults.min_coverage)),
+        min_coverage_with_training=float(
+            config.get("MATCH_MIN_COVERAGE_WITH_TRAINING", defaults.min_coverage_with_training)
+        ),
+        candidates_per_position=int(config.get("MATCH_CANDIDATES_PER_POSITION", defaults.candidates_per_position)),
+        shortages_per_candidate=int(config.get("MATCH_SHORTAGES_PER_CANDIDATE", defaults.shortages_per_candidate)),
+    )
+
+
+def run_matching(now: datetime | None = None) -> MatchRun:
+    """Store the new matches of one run and queue one digest per recipient, in one transaction.
+
+    Only live postings take part (hard rule 1): open shortages with open positions of verified
+    organisations; active workers with consent whose account is active; open, unexpired staff
+    listings of verified organisations. A pair that already has a match (any answer) is never
+    proposed again, so a rerun adds nothing and a "no" is final. On failure nothing of the run is
+    kept except a MatchRun row marked failed (written in a fresh transaction); the error is re-raised.
+    """
+    started_at = now or utcnow()
+    try:
+        _lock()
+        run = MatchRun(started_at=started_at, status="running")
+        db.session.add(run)
+        shortages = _live_shortages()
+        candidates = _live_candidates(started_at)
+        training_offered = {s.id: s.training_offered for s in shortages}
+        exclude, shortage_load, candidate_load = _earlier_matches()
+        proposals = match(
+            candidates,
+            shortages,
+            skill_index_from_reference(),
+            match_settings(),
+            exclude=exclude,
+            shortage_load=shortage_load,
+            candidate_load=candidate_load,
+        )
+        new_matches = []
+        for proposal in proposals:
+            kind, _, row_id = proposal.candidate_key.partition(":")
+            explanation = proposal.explanation
+            new_match = Match(
+                shortage_id=proposal.shortage_id,
+                worker_id=int(row_id) if kind == "worker" else None,
+                listing_id=int(row_id) if kind == "listing" else None,
+                run=run,
+                score=proposal.score,
+                distance_km=proposal.distance_km,
+                explanation={
+                    "matched": list(explanation.matched),
+                    "related": [list(pair) for pair in explanation.related],
+                    "missing": list(explanation.missing),
+                    "nice_matched": list(explanation.nice_matched),
+                    "coverage": explanation.coverage,
+                    "training_offered": training_offered[proposal.shortage_id],
+                },
+                created_at=started_at,
+            )
+            db.session.add(new_match)
+            new_matches.append(new_match)
+        db.session.flush()  # ids for the links in the digests
+
+        from . import notifications
+
+        run.candidates = len(candidates)
+        run.shortages = len(shortages)
+        run.new_matches = len(new_matches)
+        run.emails = notifications.queue_run_digests(run, new_matches)
+        run.status = "done"
+        run.finished_at = now or utcnow()
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("matching run failed")
+        try:
+            db.session.add(
+                MatchRun(
+                    started_at=started_at,
+                    finished_at=now or utcnow(),
+                    status="failed",
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                )
+            )
+            db.session.commit()
+        except Exception:  # the database itself may be what failed: keep the original error
+            db.session.rollback()
+            log.exception("could not record the failed matching run")
+        raise
+    return run
+
+
+def _lock() -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": RUN_LOCK_KEY})
+
+
+def _live_shortages() -> list[ShortageIn]:
+    query = (
+        sa.select(Shortage)
+        .join(Organisation, Shortage.organisation_id == Organisation.id)
+        .where(
+            Shortage.status == "open",
+            Shortage.positions > Shortage.filled_positions,
+            Organisation.verified_at.is_not(None),
+        )
+        .order_by(Shortage.id)
+    )
+    result = []
+    for shortage in db.session.scalars(query):
+        place = reference.place(shortage.pc4)
+        if place is None:
+            continue
+        result.append(
+            ShortageIn(
+                id=shortage.id,
+                sector=shortage.sector_code,
+                lat=place.lat,
+                lon=place.lon,
+                max_distance_km=shortage.max_distance_km,
+                required_skills=tuple(shortage.required_skills or ()),
+                nice_skills=tuple(shortage.nice_skills or ()),
+                certificates=frozenset(shortage.certificates or ()),
+                start_date=shortage.start_date,
+                open_positions=shortage.open_positions,
+                training_offered=bool(shortage.training_offered),
+            )
+        )
+    return result
+
+
+def _live_candidates(now: datetime) -> list[CandidateIn]:
+    candidates = []
+    workers = (
+        sa.select(WorkerProfile)
+        .join(User, WorkerProfile.user_id == User.id)
+        .where(WorkerProfile.status == "active", WorkerProfile.consent_at.is_not(None), User.active.is_(True))
+        .order_by(WorkerProfile.id)
+    )
+    for worker in db.session.scalars(workers):
+        place = reference.place(worker.pc4)
+        if place is None:
+            continue
+        candidates.append(
+            CandidateIn(
+                key=f"worker:{worker.id}",
+                lat=place.lat,
+                lon=place.lon,
+                max_distance_km=worker.max_distance_km,
+                skills=frozenset(worker.skills or ()),
+                certificates=frozenset(worker.certificates or ()),
+                desired_sectors=frozenset(worker.desired_sectors or ()),
+                available_from=worker.available_from,
+                capacity=1,
+            )
+        )
+    listings = (
+        sa.select(StaffListing)
+        .join(Organisation, StaffListing.organisation_id == Organisation.id)
+        .where(
+            StaffListing.status == "open",
+            Organisation.verified_at.is_not(None),
+            # A listing whose people are no longer available has nobody left to offer.
+            sa.or_(StaffListing.available_until.is_(None), StaffListing.available_until >= now.date()),
+        )
+        .order_by(StaffListing.id)
+    )
+    for listing in db.session.scalars(listings):
+        place = reference.place(listing.pc4)
+        if place is None:
+            continue
+        candidates.append(
+            CandidateIn(
+                key=f"listing:{listing.id}",
+                lat=place.lat,
+                lon=place.lon,
+                max_distance_km=listing.max_distance_km,
+                skills=frozenset(listing.skills or ()),
+                certificates=frozenset(listing.certificates or ()),
+                desired_sectors=frozenset(),
+                available_from=listing.available_from,
+                capacity=max(listing.count, 1),
+            )
+        )
+    return candidates
+
+
+def _earlier_matches() -> tuple[frozenset[tuple[str, int]], dict[int, int], dict[str, int]]:
+    """Pairs never to propose again (every earlier match, whatever its answers), and the load of
+    the matches still in play (nobody said no, no outcome yet) per shortage and per candidate."""
+    rows = db.session.execute(
+        sa.select(
+            Match.worker_id,
+            Match.listing_id,
+            Match.shortage_id,
+            Match.growing_status,
+            Match.candidate_status,
+            Match.outcome,
+            StaffListing.count,
+        ).outerjoin(StaffListing, Match.listing_id == StaffListing.id)
+    )
+    pairs = set()
+    shortage_load: dict[int, int] = {}
+    candidate_load: dict[str, int] = {}
+    for worker_id, listing_id, shortage_id, growing_status, candidate_status, outcome, people in rows:
+        key = f"worker:{worker_id}" if worker_id is not None else f"listing:{listing_id}"
+        pairs.add((key, shortage_id))
+        if "no" in (growing_status, candidate_status) or outcome in ("hired", "not hired"):
+            continue
+        shortage_load[shortage_id] = shortage_load.get(shortage_id, 0) + ((people or 1) if listing_id is not None else 1)
+        candidate_load[key] = candidate_load.get(key, 0) + 1
+    return frozenset(pairs), shortage_load, candidate_load

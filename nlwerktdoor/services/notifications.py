@@ -1,0 +1,167 @@
+"""What a matching run tells people: one digest per recipient per run, never one email per match.
+
+The growing side sees candidates pseudonymously (occupation, skills, region, distance,
+availability): no name, email, phone or exact postcode leaves the platform before a mutual yes.
+Everything queued here is plain JSON (ids and strings); labels are rendered in the recipient's
+language when the email is composed.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .. import reference
+from ..extensions import db
+from ..models import Match, MatchRun, User
+from . import outbox
+
+DEV_SERVER = "127.0.0.1:5000"
+
+
+def queue_run_digests(run: MatchRun, new_matches: list[Match]) -> int:
+    """Queue one digest per recipient for this run's new matches; returns how many were queued (no commit)."""
+    per_recipient: dict[str, list[tuple[str, Match]]] = defaultdict(list)
+    for match in new_matches:
+        per_recipient[normalise_email(match.shortage.contact_email)].append(("growing", match))
+        candidate_email = candidate_contact_email(match)
+        if candidate_email:
+            per_recipient[normalise_email(candidate_email)].append(("candidate", match))
+    per_recipient.pop("", None)
+    users = users_by_email(per_recipient)
+    queued = 0
+    for recipient, items in sorted(per_recipient.items()):
+        user = users.get(recipient)
+        locale = recipient_locale(user)
+        items.sort(key=lambda item: (-item[1].score, item[1].id))
+        data = {
+            "recipient_name": user.name if user is not None else "",
+            "run_id": run.id,
+            "matches": [digest_item(side, match, locale) for side, match in items],
+            "set_password_url": set_password_url(user),
+            "login_url": external_url("accounts.login"),
+        }
+        if outbox.queue_email(recipient, locale, "digest", data, f"digest:{run.id}:{recipient}") is not None:
+            queued += 1
+    return queued
+
+
+def digest_item(side: str, match: Match, locale: str) -> dict:
+    """One match as a digest shows it: the posting, the (pseudonymous) candidate and why they fit."""
+    explanation = match.explanation or {}
+    return {
+        "match_id": match.id,
+        "side": side,
+        "url": external_url("matches.detail", match_id=match.id),
+        "score": round(float(match.score or 0), 2),
+        "distance_km": round(float(match.distance_km or 0), 1),
+        "shortage": shortage_summary(match, locale),
+        "candidate": candidate_summary(match, locale),
+        "matched": list(explanation.get("matched", [])),
+        "related": [list(pair) for pair in explanation.get("related", [])],
+        "missing": list(explanation.get("missing", [])),
+        "nice_matched": list(explanation.get("nice_matched", [])),
+        "training_offered": bool(explanation.get("training_offered", match.shortage.training_offered)),
+    }
+
+
+def shortage_summary(match: Match, locale: str) -> dict:
+    shortage = match.shortage
+    return {
+        "id": shortage.id,
+        "title": shortage.title,
+        "organisation": shortage.organisation.name if shortage.organisation else "",
+        "occupation": shortage.occupation_id,
+        "pc4": shortage.pc4,  # the workplace: public information
+        "start_date": format_day(shortage.start_date, locale),
+        "hours_per_week": shortage.hours_per_week,
+        "positions": shortage.positions,
+        "training_offered": bool(shortage.training_offered),
+        "open_hiring": bool(shortage.open_hiring),
+    }
+
+
+def candidate_summary(match: Match, locale: str) -> dict:
+    """Pseudonymous: region instead of postcode, no name or contact details."""
+    if match.worker_id is not None:
+        worker = match.worker
+        return {
+            "type": "worker",
+            "occupation": worker.occupation_id,
+            "skills": list(worker.skills or []),
+            "region": region_name(worker.pc4),
+            "available_from": format_day(worker.available_from, locale),
+            "hours_per_week": worker.hours_per_week,
+            "certificates": list(worker.certificates or []),
+        }
+    listing = match.listing
+    return {
+        "type": "listing",
+        "occupation": listing.occupation_id,
+        "skills": list(listing.skills or []),
+        "region": region_name(listing.pc4),
+        "available_from": format_day(listing.available_from, locale),
+        "hours_per_week": listing.hours_per_week,
+        "certificates": list(listing.certificates or []),
+        "count": listing.count,
+        "transfer_type": listing.transfer_type,
+    }
+
+
+def candidate_contact_email(match: Match) -> str | None:
+    if match.worker_id is not None:
+        return match.worker.user.email if match.worker and match.worker.user else None
+    return match.listing.contact_email if match.listing else None
+
+
+def normalise_email(email: str | None) -> str:
+    return (email or "").strip().lower()
+
+
+def users_by_email(emails) -> dict[str, User]:
+    emails = [e for e in emails if e]
+    if not emails:
+        return {}
+    users = db.session.scalars(sa.select(User).where(sa.func.lower(User.email).in_(emails)))
+    return {normalise_email(user.email): user for user in users}
+
+
+def recipient_locale(user: User | None) -> str:
+    languages = current_app.config.get("LANGUAGES", ("nl", "en"))
+    return user.locale if user is not None and user.locale in languages else "nl"
+
+
+def set_password_url(user: User | None) -> str | None:
+    """Accounts made by an import or invitation have no password yet: give them a way in."""
+    if user is None or user.has_password or not user.active:
+        return None
+    from . import accounts  # written by another part of the team; imported when needed
+
+    return external_url("accounts.set_password", token=accounts.make_password_token(user))
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for an email, built without a request: SERVER_NAME when set (the
+    request's Host header is never trusted for links), else the development server."""
+    app = current_app
+    server_name = app.config.get("SERVER_NAME")
+    scheme = (app.config.get("PREFERRED_URL_SCHEME") or "http") if server_name else "http"
+    adapter = app.url_map.bind(
+        server_name or DEV_SERVER,
+        script_name=app.config.get("APPLICATION_ROOT") or "/",
+        url_scheme=scheme,
+    )
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def region_name(pc4: str | None) -> str:
+    place = reference.place(pc4) if pc4 else None
+    return place.region if place else ""
+
+
+def format_day(value: date | None, locale: str) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%d-%m-%Y") if locale == "nl" else value.isoformat()

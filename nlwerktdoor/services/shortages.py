@@ -1,0 +1,284 @@
+"""Shortages (growing side): create, edit, fill, close and reopen; candidates per shortage; the public list.
+
+Every use case takes the acting user and checks that the shortage belongs to the user's own
+organisation (another organisation's shortage is "not found"), and commits once. Candidates are
+shown pseudonymously: the view models below carry no name, email or phone, so a template cannot
+leak them before both sides said yes (the match page shows contact details after that).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from .. import reference
+from ..errors import ValidationError
+from ..extensions import db
+from ..models import Match, Organisation, Shortage, StaffListing, WorkerProfile
+from . import postings
+
+SIDE = "growing"
+PUBLIC_PER_PAGE = 20
+
+# DESIGN.md, "CSV": the columns of a shortages file, in this order.
+CSV_COLUMNS = (
+    "external_ref", "employer_kvk", "employer_name", "contact_email", "sector", "title", "occupation",
+    "required_skills", "nice_skills", "positions", "postcode", "max_distance_km", "start_date", "hours_per_week",
+    "certificates", "training_offered", "open_hiring",
+)
+
+
+@dataclass
+class ShortageInput:
+    """What an employer fills in for a shortage; an empty `required_skills` means the occupation's essential skills."""
+
+    title: str
+    occupation_id: str | None
+    pc4: str | None
+    start_date: date | None
+    contact_email: str
+    description: str = ""
+    required_skills: list[str] = field(default_factory=list)
+    nice_skills: list[str] = field(default_factory=list)
+    positions: int = 1
+    max_distance_km: int = 25
+    hours_per_week: int = 36
+    certificates: list[str] = field(default_factory=list)
+    training_offered: bool = False
+    open_hiring: bool = False
+
+
+def _checked(values: ShortageInput) -> dict:
+    title = (values.title or "").strip()
+    if not title:
+        raise ValidationError(_("Geef de vacature een titel."), field="title")
+    if len(title) > 200:
+        raise ValidationError(_("De titel mag hoogstens 200 tekens lang zijn."), field="title")
+    occupation_id = postings.check_occupation(values.occupation_id)
+    if values.start_date is None:
+        raise ValidationError(_("Vul een startdatum in."), field="start_date")
+    required = postings.skills_or_essential(values.required_skills, occupation_id, "required_skills")
+    nice = [s for s in postings.check_skills(values.nice_skills, "nice_skills") if s not in required]
+    return dict(
+        title=title,
+        description=(values.description or "").strip()[:5000],
+        occupation_id=occupation_id,
+        required_skills=required,
+        nice_skills=nice,
+        positions=postings.check_range(values.positions, 1, 1000, "positions", _("Vul een aantal plaatsen van 1 tot 1.000 in.")),
+        pc4=postings.check_postcode(values.pc4),
+        max_distance_km=postings.check_range(
+            values.max_distance_km, 1, postings.MAX_DISTANCE_KM, "max_distance_km",
+            _("Vul een afstand van 1 tot %(max)s km in.", max=postings.MAX_DISTANCE_KM),
+        ),
+        start_date=values.start_date,
+        hours_per_week=postings.check_range(
+            values.hours_per_week, 1, postings.MAX_HOURS_PER_WEEK, "hours_per_week",
+            _("Vul een aantal uren van 1 tot %(max)s per week in.", max=postings.MAX_HOURS_PER_WEEK),
+        ),
+        certificates=postings.check_certificates(values.certificates),
+        training_offered=bool(values.training_offered),
+        open_hiring=bool(values.open_hiring),
+        contact_email=postings.check_email(values.contact_email),
+    )
+
+
+def create_shortage(values: ShortageInput, acting_user) -> Shortage:
+    """A new open shortage in the organisation's sector. Unverified organisations may prepare
+    shortages; they are neither matched nor public until a coordinator verifies the organisation."""
+    organisation = postings.own_organisation(acting_user, SIDE)
+    shortage = Shortage(
+        organisation_id=organisation.id, sector_code=organisation.sector_code, source="own", status="open",
+        filled_positions=0, **_checked(values),
+    )
+    db.session.add(shortage)
+    db.session.commit()
+    return shortage
+
+
+def update_shortage(shortage_id: int, values: ShortageInput, acting_user) -> Shortage:
+    shortage = postings.load_own(Shortage, shortage_id, acting_user, SIDE)
+    checked = _checked(values)
+    if checked["positions"] < shortage.filled_positions:
+        raise ValidationError(
+            _("Er zijn al %(n)s plaatsen gevuld; het aantal plaatsen kan niet lager zijn.", n=shortage.filled_positions),
+            field="positions",
+        )
+    for name, value in checked.items():
+        setattr(shortage, name, value)
+    db.session.commit()
+    return shortage
+
+
+def mark_filled(shortage_id: int, acting_user) -> Shortage:
+    """All positions are taken: no new candidates are proposed."""
+    shortage = postings.load_own(Shortage, shortage_id, acting_user, SIDE)
+    shortage.status = "filled"
+    shortage.filled_positions = shortage.positions
+    db.session.commit()
+    return shortage
+
+
+def close_shortage(shortage_id: int, acting_user) -> Shortage:
+    """No longer needed (without being filled); existing matches stay so answers can still be given."""
+    shortage = postings.load_own(Shortage, shortage_id, acting_user, SIDE)
+    shortage.status = "closed"
+    db.session.commit()
+    return shortage
+
+
+def reopen_shortage(shortage_id: int, acting_user) -> Shortage:
+    """Open again. A shortage that was marked filled gets one open position back, since reopening it
+    means somebody is needed again (the employer can change the number of positions afterwards)."""
+    shortage = postings.load_own(Shortage, shortage_id, acting_user, SIDE)
+    shortage.status = "open"
+    if shortage.open_positions == 0:
+        shortage.filled_positions = max(shortage.positions - 1, 0)
+    db.session.commit()
+    return shortage
+
+
+def organisation_shortages(organisation_id: int) -> list[tuple[Shortage, int]]:
+    """The organisation's shortages, open ones first, newest first, each with its number of candidates."""
+    candidates = (
+        sa.select(sa.func.count(Match.id)).where(Match.shortage_id == Shortage.id).correlate(Shortage).scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Shortage, candidates)
+        .where(Shortage.organisation_id == organisation_id)
+        .order_by(sa.case((Shortage.status == "open", 0), else_=1), Shortage.created_at.desc(), Shortage.id.desc())
+    )
+    return [(shortage, count) for shortage, count in rows]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a growing-side employer may see of a candidate before a mutual yes: no name, email or phone."""
+
+    match: Match
+    kind: str  # "worker" or "listing"
+    occupation_id: str
+    region: str
+    distance_km: float
+    available_from: date
+    available_until: date | None
+    hours_per_week: int
+    skills: tuple[str, ...]
+    certificates: tuple[str, ...]
+    count: int  # people in a listing; 1 for a worker
+    transfer_type: str | None
+
+
+def shortage_candidates(shortage: Shortage) -> list[Candidate]:
+    """The candidates proposed for one shortage, best first."""
+    matches = db.session.scalars(
+        sa.select(Match)
+        .where(Match.shortage_id == shortage.id)
+        .options(selectinload(Match.worker), selectinload(Match.listing))
+        .order_by(Match.score.desc(), Match.id)
+    )
+    result = []
+    for match in matches:
+        source: WorkerProfile | StaffListing | None = match.worker if match.worker_id is not None else match.listing
+        if source is None:
+            continue
+        is_worker = isinstance(source, WorkerProfile)
+        result.append(
+            Candidate(
+                match=match,
+                kind="worker" if is_worker else "listing",
+                occupation_id=source.occupation_id,
+                region=postings.region_of(source.pc4),
+                distance_km=match.distance_km,
+                available_from=source.available_from,
+                available_until=None if is_worker else source.available_until,
+                hours_per_week=source.hours_per_week,
+                skills=tuple(source.skills or ()),
+                certificates=tuple(source.certificates or ()),
+                count=1 if is_worker else source.count,
+                transfer_type=None if is_worker else source.transfer_type,
+            )
+        )
+    return result
+
+
+# ---------------------------------------------------------------- the public list
+
+
+@dataclass(frozen=True)
+class PublicShortage:
+    shortage: Shortage
+    distance_km: float | None
+
+
+def _public_query():
+    return (
+        sa.select(Shortage)
+        .join(Organisation, Shortage.organisation_id == Organisation.id)
+        .where(Shortage.status == "open", Organisation.verified_at.is_not(None))
+        .options(selectinload(Shortage.organisation))
+    )
+
+
+def public_shortages(
+    sector_code: str | None = None, pc4: str | None = None, radius_km: int | None = None, page: int = 1,
+    per_page: int = PUBLIC_PER_PAGE,
+) -> postings.Page[PublicShortage]:
+    """Open shortages of verified organisations. With a postcode: only those within `radius_km`
+    (centroid to centroid), nearest first; without: newest first."""
+    query = _public_query()
+    if sector_code:
+        query = query.where(Shortage.sector_code == sector_code)
+    origin = reference.place(pc4) if pc4 else None
+    if origin is None:
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+        page = _clamp_page(page, total, per_page)
+        shortages = db.session.scalars(
+            query.order_by(Shortage.created_at.desc(), Shortage.id.desc()).limit(per_page).offset((page - 1) * per_page)
+        )
+        return postings.Page([PublicShortage(s, None) for s in shortages], page, per_page, total)
+    # Distances need the postcode index, which lives in memory, so the radius is applied here;
+    # the open shortages of verified organisations number in the thousands at most.
+    within = []
+    for shortage in db.session.scalars(query):
+        place = reference.place(shortage.pc4)
+        if place is None:
+            continue
+        distance = reference.distance_km(origin.lat, origin.lon, place.lat, place.lon)
+        if radius_km is None or distance <= radius_km:
+            within.append(PublicShortage(shortage, distance))
+    within.sort(key=lambda item: (item.distance_km, -item.shortage.id))
+    page = _clamp_page(page, len(within), per_page)
+    start = (page - 1) * per_page
+    return postings.Page(within[start : start + per_page], page, per_page, len(within))
+
+
+def _clamp_page(page: int | None, total: int, per_page: int) -> int:
+    """A page number past the end shows the last page; nonsense shows the first."""
+    last = max(1, -(-total // per_page))
+    return min(max(page or 1, 1), last)
+
+
+def public_shortage(shortage_id: int) -> Shortage | None:
+    """One shortage as the public may see it: open and of a verified organisation, else None."""
+    return db.session.scalar(_public_query().where(Shortage.id == shortage_id))
+
+
+def example_csv(organisation, contact_email: str) -> str:
+    """A small shortages file that the import accepts for this organisation (semicolons and a BOM,
+    so that a Dutch spreadsheet opens it as it is)."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    base = [organisation.kvk_number, organisation.name, contact_email, organisation.sector_code]
+    writer.writerow(["tekort-001", *base, "Zorghulp thuiszorg", "zorghulp", "", "", "4", "3511", "25", "2026-12-01",
+                     "24", "VOG", "ja", "nee"])
+    writer.writerow(["tekort-002", *base, "Magazijnmedewerker avondploeg", "magazijnmedewerker", "", "", "10",
+                     "5041", "30", "2026-12-15", "32", "heftruck", "ja", "ja"])
+    return out.getvalue()

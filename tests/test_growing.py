@@ -1,0 +1,315 @@
+"""Growing side through the web: shortages, CSV upload, pseudonymous candidates, the public list."""
+import io
+import re
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from nlwerktdoor import reference
+from nlwerktdoor.models import Match, Shortage
+from tests.factories import (
+    essential_skills, make_employer, make_listing, make_organisation, make_shortage, make_user, make_worker, occupation_id,
+)
+
+
+def csrf_from(client, url: str) -> str:
+    """The CSRF token of a page's form, as a browser would send it back."""
+    page = client.get(url).get_data(as_text=True)
+    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def shortage_form(**overrides) -> dict:
+    data = {
+        "title": "Zorghulp thuiszorg",
+        "description": "Avond- en weekenddiensten",
+        "occupation": "zorghulp",
+        "positions": "4",
+        "postcode": "3511 AB",
+        "max_distance_km": "20",
+        "start_date": "2026-12-01",
+        "hours_per_week": "24",
+        "certificates": ["VOG"],
+        "training_offered": "y",
+        "contact_email": "werving@example.org",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def employer(app):
+    return make_employer(side="growing")
+
+
+def post_new_shortage(client, **overrides):
+    return client.post("/tekorten/nieuw", data=shortage_form(csrf_token=csrf_from(client, "/tekorten/nieuw"), **overrides))
+
+
+def all_shortages(db):
+    return db.session.scalars(sa.select(Shortage).order_by(Shortage.id)).all()
+
+
+def test_new_shortage_form_defaults_to_own_email(employer, login_as, client):
+    login_as(employer)
+    assert f'value="{employer.email}"' in client.get("/tekorten/nieuw").get_data(as_text=True)
+
+
+def test_create_shortage_with_empty_required_skills_uses_essential_skills(employer, login_as, client, db):
+    login_as(employer)
+    nice = essential_skills("cook")[0]
+    response = post_new_shortage(client, nice_skills=[nice])
+    assert response.status_code == 302
+    (shortage,) = all_shortages(db)
+    assert shortage.organisation_id == employer.organisation_id and shortage.sector_code == "care"
+    assert shortage.occupation_id == occupation_id("healthcare assistant")
+    assert shortage.required_skills == essential_skills("healthcare assistant")
+    assert shortage.nice_skills == [nice]
+    assert (shortage.positions, shortage.pc4, shortage.start_date) == (4, "3511", date(2026, 12, 1))
+    assert shortage.training_offered is True and shortage.open_hiring is False
+    assert shortage.certificates == ["VOG"] and shortage.status == "open" and shortage.source == "own"
+    assert response.headers["Location"].endswith(f"/tekorten/{shortage.id}")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"postcode": "99999"}, "Vul een geldige Nederlandse postcode in"),
+        ({"postcode": "0123 AB"}, "Vul een geldige Nederlandse postcode in"),
+        ({"title": "  "}, "Geef de vacature een titel."),
+        ({"occupation": ""}, "Kies een beroep."),
+        ({"positions": "0"}, "Vul een aantal plaatsen van 1 tot 1.000 in."),
+        ({"start_date": "1-13-2026"}, "datum"),
+        ({"max_distance_km": "900"}, "Vul een afstand van 1 tot 250 km in."),
+        ({"required_skills": ["onzin-vaardigheid"]}, "Onbekende vaardigheid"),
+    ],
+)
+def test_bad_shortage_input_is_a_dutch_form_error_and_saves_nothing(employer, login_as, client, db, overrides, message):
+    login_as(employer)
+    response = post_new_shortage(client, **overrides)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Controleer de gemarkeerde velden." in page and message in page
+    assert all_shortages(db) == []
+
+
+def test_edit_shortage(employer, login_as, client, db):
+    shortage = make_shortage(employer.organisation)
+    login_as(employer)
+    page = client.get(f"/tekorten/{shortage.id}/bewerken").get_data(as_text=True)
+    assert "Zorgassistent gezocht" in page and 'value="1011"' in page
+    required = essential_skills("healthcare assistant")[:3]
+    data = shortage_form(csrf_token=csrf_from(client, f"/tekorten/{shortage.id}/bewerken"), title="Nieuwe titel",
+                         required_skills=required, open_hiring="y", training_offered="")
+    del data["training_offered"]
+    assert client.post(f"/tekorten/{shortage.id}/bewerken", data=data).status_code == 302
+    db.session.refresh(shortage)
+    assert shortage.title == "Nieuwe titel" and shortage.required_skills == required
+    assert shortage.open_hiring is True and shortage.training_offered is False and shortage.pc4 == "3511"
+
+
+def test_positions_cannot_drop_below_filled(employer, login_as, client, db):
+    shortage = make_shortage(employer.organisation, positions=3, filled_positions=2)
+    login_as(employer)
+    data = shortage_form(csrf_token=csrf_from(client, f"/tekorten/{shortage.id}/bewerken"), positions="1")
+    response = client.post(f"/tekorten/{shortage.id}/bewerken", data=data)
+    assert response.status_code == 200 and "Er zijn al 2 plaatsen gevuld" in response.get_data(as_text=True)
+    db.session.refresh(shortage)
+    assert shortage.positions == 3 and shortage.title == "Zorgassistent gezocht"
+
+
+def test_fill_close_and_reopen_shortage(employer, login_as, client, db):
+    shortage = make_shortage(employer.organisation, positions=2)
+    login_as(employer)
+    token = csrf_from(client, f"/tekorten/{shortage.id}")
+
+    assert client.post(f"/tekorten/{shortage.id}/vervuld", data={"csrf_token": token}).status_code == 302
+    db.session.refresh(shortage)
+    assert (shortage.status, shortage.filled_positions) == ("filled", 2)
+
+    assert client.post(f"/tekorten/{shortage.id}/heropenen", data={"csrf_token": token}).status_code == 302
+    db.session.refresh(shortage)
+    assert (shortage.status, shortage.open_positions) == ("open", 1)
+
+    assert client.post(f"/tekorten/{shortage.id}/sluiten", data={"csrf_token": token}).status_code == 302
+    db.session.refresh(shortage)
+    assert shortage.status == "closed"
+
+
+def test_index_lists_own_shortages_with_candidate_counts(login_as, client, db):
+    employer = make_employer(side="growing", verified=False)
+    own = make_shortage(employer.organisation, title="Eigen vacature", positions=5, filled_positions=2)
+    make_shortage(make_organisation(side="growing"), title="Andermans vacature")
+    db.session.add(Match(shortage_id=own.id, worker_id=make_worker().id, score=0.5, distance_km=1.0, explanation={}))
+    db.session.commit()
+    login_as(employer)
+    page = client.get("/tekorten/mijn").get_data(as_text=True)
+    assert "Je organisatie is nog niet geverifieerd" in page
+    assert "Eigen vacature" in page and "Andermans vacature" not in page
+    assert "2 / 5" in page
+    assert re.search(r"<td>1</td>\s*</tr>", page)
+
+
+def test_candidates_are_pseudonymous_until_mutual_yes(employer, login_as, client, db):
+    shortage = make_shortage(employer.organisation)
+    person = make_user(role="worker", name="Henriëtte Geheimnaam", email="henriette@example.org", phone="0612345678")
+    worker = make_worker(user=person, pc4="1012", hours_per_week=28)
+    listing = make_listing(make_organisation(side="shrinking", name="Luchtvaart BV"), count=6,
+                           contact_email="hr-geheim@example.org")
+    skill = worker.skills[0]
+    explanation = {"matched": [skill], "related": [], "missing": [], "coverage": 0.5}
+    for candidate in ({"worker_id": worker.id}, {"listing_id": listing.id}):
+        db.session.add(Match(shortage_id=shortage.id, score=0.55, distance_km=1.3, explanation=explanation, **candidate))
+    db.session.commit()
+    login_as(employer)
+    page = client.get(f"/tekorten/{shortage.id}").get_data(as_text=True)
+    for secret in ("Geheimnaam", "henriette@example.org", "0612345678", "hr-geheim@example.org", "Luchtvaart BV"):
+        assert secret not in page
+    assert "cabinemedewerker" in page and "Groot Amsterdam" in page and "1.3 km" in page
+    assert "28 uur per week" in page and "Groep van 6 medewerkers" in page
+    assert reference.skill_label(skill, "nl") in page
+    assert page.count("/matches/") == 2
+
+
+# ---------------------------------------------------------------- CSV upload
+
+
+GOOD_CSV = (
+    "external_ref,employer_kvk,employer_name,contact_email,sector,title,occupation,required_skills,nice_skills,"
+    "positions,postcode,max_distance_km,start_date,hours_per_week,certificates,training_offered,open_hiring\n"
+    "t-1,,,,,Zorghulp,zorghulp,,,3,3511,25,2026-12-01,24,VOG,ja,nee\n"
+    "t-2,,,,,Magazijn,magazijnmedewerker,,,2,5041,30,2026-12-15,32,,nee,ja\n"
+)
+
+
+def upload(client, content: str, filename: str = "tekorten.csv"):
+    token = csrf_from(client, "/tekorten/upload")
+    return client.post("/tekorten/upload", data={"csrf_token": token, "file": (io.BytesIO(content.encode()), filename)},
+                       content_type="multipart/form-data")
+
+
+def test_csv_upload_imports_for_own_organisation(employer, login_as, client, db):
+    login_as(employer)
+    response = upload(client, GOOD_CSV)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    assert {(s.external_ref, s.organisation_id) for s in all_shortages(db)} == {
+        ("t-1", employer.organisation_id), ("t-2", employer.organisation_id)}
+
+
+def test_csv_upload_with_bad_rows_shows_every_error_and_imports_nothing(employer, login_as, client, db):
+    bad = GOOD_CSV + "t-3,,,,,Kok,kok,onbekende skill,,1,1011,25,2026-12-01,24,,ja,nee\n" \
+                     "t-4,,,,,Kok,kok,,,1,abcd,25,2026-12-01,24,,ja,nee\n"
+    login_as(employer)
+    response = upload(client, bad)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Er is niets geïmporteerd" in page
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([a-z_]+)</td>", page)
+    assert ("4", "required_skills") in rows and ("5", "postcode") in rows
+    assert all_shortages(db) == []
+
+
+def test_example_csv_imports_cleanly(employer, login_as, client, db):
+    login_as(employer)
+    example = client.get("/tekorten/upload/voorbeeld.csv").get_data(as_text=True)
+    assert example.lstrip("\ufeff").startswith("external_ref;employer_kvk;employer_name;contact_email;sector;title")
+    assert upload(client, example).status_code == 302
+    assert len(all_shortages(db)) == 2
+
+
+# ---------------------------------------------------------------- the public list
+
+
+@pytest.fixture
+def public_data(app):
+    """Open shortages around Utrecht (3511), Amsterdam (1011) and Groningen (9711), plus ones that must stay hidden."""
+    care = make_organisation(side="growing", sector_code="care", name="Zorg Utrecht")
+    logistics = make_organisation(side="growing", sector_code="logistics", name="Logistiek Noord")
+    unverified = make_organisation(side="growing", sector_code="care", verified=False, name="Nog Niet Geverifieerd")
+    return {
+        "utrecht": make_shortage(care, title="Zorg in Utrecht", pc4="3511"),
+        "amsterdam": make_shortage(care, title="Zorg in Amsterdam", pc4="1011", training_offered=True),
+        "groningen": make_shortage(logistics, title="Magazijn Groningen", pc4="9711", occupation="warehouse worker",
+                                   open_hiring=True),
+        "closed": make_shortage(care, title="Gesloten vacature", pc4="3512", status="closed"),
+        "filled": make_shortage(care, title="Vervulde vacature", pc4="3512", status="filled"),
+        "unverified": make_shortage(unverified, title="Verborgen vacature", pc4="3511"),
+    }
+
+
+def titles(page: str) -> list[str]:
+    return re.findall(r'<h2><a href="/tekorten/vacature/\d+">([^<]+)</a></h2>', page)
+
+
+def test_public_list_shows_only_open_shortages_of_verified_organisations(public_data, client):
+    response = client.get("/tekorten/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert sorted(titles(page)) == ["Magazijn Groningen", "Zorg in Amsterdam", "Zorg in Utrecht"]
+    assert "Zorg Utrecht" in page and "opleiding aangeboden" in page and "open hiring" in page
+
+
+def test_public_list_filters_by_sector(public_data, client):
+    assert titles(client.get("/tekorten/?sector=logistics").get_data(as_text=True)) == ["Magazijn Groningen"]
+    assert sorted(titles(client.get("/tekorten/?sector=care").get_data(as_text=True))) == ["Zorg in Amsterdam", "Zorg in Utrecht"]
+
+
+@pytest.mark.parametrize("postcode, radius, expected", [
+    ("3511 AB", 5, ["Zorg in Utrecht"]),
+    ("3511", 50, ["Zorg in Utrecht", "Zorg in Amsterdam"]),
+    ("1011", 50, ["Zorg in Amsterdam", "Zorg in Utrecht"]),
+    ("1011", 5, ["Zorg in Amsterdam"]),
+    ("9711", 100, ["Magazijn Groningen"]),
+])
+def test_public_list_filters_by_radius_nearest_first(public_data, client, postcode, radius, expected):
+    page = client.get("/tekorten/", query_string={"postcode": postcode, "radius": radius}).get_data(as_text=True)
+    assert titles(page) == expected
+    assert " km" in page
+
+
+def test_public_list_radius_combines_with_sector(public_data, client):
+    page = client.get("/tekorten/", query_string={"postcode": "3511", "radius": 100, "sector": "logistics"})
+    assert titles(page.get_data(as_text=True)) == []
+
+
+@pytest.mark.parametrize("query", [{"postcode": "0000"}, {"postcode": "hallo"}, {"radius": "abc"}, {"sector": "nope"},
+                                   {"pagina": "-3"}, {"pagina": "999"}])
+def test_public_list_bad_filters_are_friendly(public_data, client, query):
+    response = client.get("/tekorten/", query_string=query)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    if "postcode" in query:
+        assert "Vul een geldige Nederlandse postcode in" in page
+    assert len(titles(page)) == 3  # an invalid filter is not applied
+
+
+def test_public_list_paginates_newest_first(client, app, db):
+    org = make_organisation(side="growing")
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    for n in range(25):
+        make_shortage(org, title=f"Vacature {n:02d}", created_at=start + timedelta(hours=n))
+    first = titles(client.get("/tekorten/").get_data(as_text=True))
+    assert len(first) == 20 and first[0] == "Vacature 24"
+    second_page = client.get("/tekorten/?pagina=2").get_data(as_text=True)
+    assert titles(second_page) == [f"Vacature {n:02d}" for n in range(4, -1, -1)]
+    assert "Pagina 2 van 2" in second_page
+
+
+def test_public_detail(public_data, client):
+    shortage = public_data["amsterdam"]
+    response = client.get(f"/tekorten/vacature/{shortage.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Zorg in Amsterdam" in page and "Meld je aan om voorgesteld te worden" in page
+    assert shortage.contact_email not in page
+
+
+@pytest.mark.parametrize("which", ["closed", "filled", "unverified"])
+def test_public_detail_hides_closed_and_unverified(public_data, client, which):
+    assert client.get(f"/tekorten/vacature/{public_data[which].id}").status_code == 404
+
+
+def test_public_detail_of_unknown_id_is_404(client):
+    assert client.get("/tekorten/vacature/424242").status_code == 404

@@ -1,0 +1,412 @@
+"""The matching engine as tables of cases: no app, no database."""
+import random
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+
+from nlwerktdoor import reference
+from nlwerktdoor.matching import (
+    CandidateIn,
+    MatchSettings,
+    ShortageIn,
+    SkillIndex,
+    SkillInfo,
+    candidate_pairs,
+    distance_km,
+    evaluate,
+    match,
+)
+from nlwerktdoor.services.matching import skill_index_from_reference
+
+START = date(2026, 12, 1)
+
+# A small hierarchy. n_occupations = 0 makes every group fully specific and every weight 1, so the
+# credits are the settings' own numbers: level 3 -> 0.9 (capped below exact), level 2 -> 0.7,
+# knowledge of the same field -> 0.2, two transversal skills in the same level-1 group -> 0.2.
+INDEX = SkillIndex.build(
+    [
+        SkillInfo("a1", "S1.1.1", ("S",)),
+        SkillInfo("a2", "S1.1.1", ("S",)),
+        SkillInfo("a3", "S1.1.2", ("S",)),
+        SkillInfo("b1", "S2.2.2", ("S",)),
+        SkillInfo("b2", "S2.2.2", ("S",)),
+        SkillInfo("c1", "S6.1.0", ("S",)),
+        SkillInfo("c2", "S6.1.3", ("S",)),
+        SkillInfo("k1", "0421", ("K",)),
+        SkillInfo("k2", "0421", ("K",)),
+        SkillInfo("k3", "0922", ("K",)),
+        SkillInfo("t1", "S1.2.3", ("S", "T")),
+        SkillInfo("t2", "S1.5.1", ("S", "T")),
+        SkillInfo("t3", "S1.6.1", ("S",), ("transversal",)),
+        SkillInfo("l1", "L1", ("L",)),
+        SkillInfo("l2", "L1", ("L",)),
+        # A group that very many occupations reach says little: specificity 1 / (1 + 3000/3000) = 0.5.
+        SkillInfo("g1", "S3.3.1", ("S",), (), 3000),
+        SkillInfo("g2", "S3.3.1", ("S",), (), 0),
+    ]
+)
+# Coverage = plain weighted share in most tables (no side-entrant allowance), so numbers are exact.
+PLAIN = MatchSettings(coverage_target=1.0)
+
+
+def cand(key="worker:1", lat=52.0, lon=5.0, radius=50, skills=("a1",), certs=(), sectors=(), available=START, capacity=1):
+    return CandidateIn(key, lat, lon, radius, frozenset(skills), frozenset(certs), frozenset(sectors), available, capacity)
+
+
+def short(id=1, sector="care", lat=52.0, lon=5.0, radius=50, required=("a1",), nice=(), certs=(), start=START,
+          positions=1, training=False):
+    return ShortageIn(id, sector, lat, lon, radius, tuple(required), tuple(nice), frozenset(certs), start, positions, training)
+
+
+def test_the_base_pair_matches_exactly():
+    proposal = evaluate(cand(), short(), INDEX, PLAIN)
+    assert proposal is not None
+    assert proposal.explanation.matched == ("a1",)
+    assert proposal.explanation.coverage == 1.0
+    assert proposal.distance_km == 0.0
+
+
+# ------------------------------------------------------------------ hard rule 2: distance
+
+EAST = 5.3
+D = distance_km(52.0, 5.0, 52.0, EAST)
+
+
+@pytest.mark.parametrize(
+    "candidate_radius, shortage_radius, passes",
+    [
+        (D, D + 10, True),  # exactly at the candidate's (smaller) radius
+        (D + 10, D, True),  # exactly at the shortage's (smaller) radius
+        (D - 0.01, D + 10, False),  # just beyond the candidate's radius
+        (D + 10, D - 0.01, False),  # just beyond the shortage's radius, though the candidate would travel
+        (D - 0.01, D - 0.01, False),
+    ],
+)
+def test_distance_within_the_smaller_radius(candidate_radius, shortage_radius, passes):
+    c = cand(radius=candidate_radius)
+    s = short(lon=EAST, radius=shortage_radius)
+    assert (evaluate(c, s, INDEX, PLAIN) is not None) is passes
+    # The grid pre-filter of a whole run agrees with the rule at the boundary.
+    assert bool(match([c], [s], INDEX, PLAIN)) is passes
+
+
+def test_distance_matches_reference_great_circle():
+    assert distance_km(52.37, 4.89, 51.92, 4.48) == pytest.approx(reference.distance_km(52.37, 4.89, 51.92, 4.48))
+
+
+def test_grid_prefilter_finds_exactly_the_pairs_a_full_comparison_finds():
+    rnd = random.Random(7)
+    candidates = [
+        cand(f"worker:{i}", rnd.uniform(50.7, 53.6), rnd.uniform(3.3, 7.3), rnd.choice([5, 15, 30, 60, 150]))
+        for i in range(120)
+    ]
+    shortages = [
+        short(i, lat=rnd.uniform(50.7, 53.6), lon=rnd.uniform(3.3, 7.3), radius=rnd.choice([10, 25, 80]))
+        for i in range(60)
+    ]
+    brute = {(c.key, s.id) for c in candidates for s in shortages if evaluate(c, s, INDEX, PLAIN)}
+    assert brute
+    assert {(p.candidate_key, p.shortage_id) for p in candidate_pairs(candidates, shortages, INDEX, PLAIN)} == brute
+
+
+# ------------------------------------------------------------------ hard rule 3: certificates
+
+
+@pytest.mark.parametrize("missing", ["VOG", "BIG", "BHV"])
+def test_each_required_certificate_missing_is_no_match(missing):
+    required = {"VOG", "BIG", "BHV"}
+    s = short(certs=required)
+    assert evaluate(cand(certs=required - {missing}), s, INDEX, PLAIN) is None
+    assert evaluate(cand(certs=required), s, INDEX, PLAIN) is not None
+    assert evaluate(cand(certs=required | {"heftruck"}), s, INDEX, PLAIN) is not None
+
+
+# ------------------------------------------------------------------ hard rule 4: sector wish
+
+
+@pytest.mark.parametrize(
+    "wish, passes",
+    [((), True), (("care",), True), (("care", "logistics"), True), (("logistics",), False), (("education", "government"), False)],
+)
+def test_sector_wish(wish, passes):
+    assert (evaluate(cand(sectors=wish), short(sector="care"), INDEX, PLAIN) is not None) is passes
+
+
+# ------------------------------------------------------------------ hard rule 1: availability
+
+
+@pytest.mark.parametrize("days, passes", [(-100, True), (0, True), (29, True), (30, True), (31, False), (90, False)])
+def test_availability_within_thirty_days_of_the_start(days, passes):
+    c = cand(available=START + timedelta(days=days))
+    assert (evaluate(c, short(), INDEX, PLAIN) is not None) is passes
+
+
+# ------------------------------------------------------------------ hard rule 5: skills
+
+
+@pytest.mark.parametrize(
+    "covered, training, passes",
+    [(5, False, True), (4, False, False), (10, False, True), (0, False, False), (3, True, True), (2, True, False)],
+)
+def test_coverage_threshold_lower_with_training(covered, training, passes):
+    # Skills the index does not know count by id only, each with weight 1: coverage = covered / 10.
+    required = [f"x{i}" for i in range(10)]
+    s = short(required=required, training=training)
+    proposal = evaluate(cand(skills=required[:covered]), s, INDEX, PLAIN)
+    assert (proposal is not None) is passes
+    if proposal:
+        assert proposal.explanation.coverage == covered / 10
+
+
+def test_coverage_target_lets_a_side_entrant_count_as_complete():
+    required = [f"x{i}" for i in range(10)]
+    proposal = evaluate(cand(skills=required[:3]), short(required=required), INDEX, MatchSettings(coverage_target=0.6))
+    assert proposal.explanation.coverage == 0.5  # 30% of the required weight, against a target of 60%
+    assert evaluate(cand(skills=required[:6]), short(required=required), INDEX, MatchSettings()).explanation.coverage == 1.0
+
+
+def test_a_shortage_without_required_skills_is_covered_by_anyone():
+    assert evaluate(cand(skills=()), short(required=()), INDEX, PLAIN).explanation.coverage == 1.0
+
+
+# ------------------------------------------------------------------ relatedness
+
+
+@pytest.mark.parametrize(
+    "required, held, credit, by",
+    [
+        ("a1", "a1", 1.0, "a1"),  # the same skill
+        ("a1", "a2", 0.9, "a2"),  # same level-3 group, capped below an exact match
+        ("a1", "a3", 0.7, "a3"),  # same level-2 group
+        ("a1", "b1", 0.0, None),  # another branch
+        ("c2", "c1", 0.7, "c1"),  # "S6.1.0" hangs under level 2: related at level 2 only
+        ("k1", "k2", 0.2, "k2"),  # knowledge of the same field, weakly
+        ("k1", "k3", 0.0, None),  # knowledge of another field
+        ("a1", "k1", 0.0, None),  # knowledge never covers a competence
+        ("k1", "a1", 0.0, None),  # nor the other way round
+        ("t2", "t1", 0.2, "t1"),  # transversal skills count across level-2 groups (same level 1: S1)
+        ("t2", "t3", 0.2, "t3"),  # transversal by collection
+        ("a1", "t1", 0.0, None),  # ... but only when the required skill is transversal too
+        ("l1", "l2", 0.0, None),  # languages by id only
+        ("g2", "g1", 0.5, "g1"),  # a group that 3000 occupations reach: half credit
+        ("unknown", "a1", 0.0, None),
+    ],
+)
+def test_relatedness_credit(required, held, credit, by):
+    profile = INDEX.profile(frozenset([held]), PLAIN)
+    got_credit, got_by = INDEX.cover(required, profile, PLAIN)
+    assert got_credit == pytest.approx(credit)
+    assert got_by == by
+
+
+def test_related_skill_coverage_appears_in_the_explanation():
+    s = short(required=("a1", "b1", "k1"), nice=("t1", "c2"))
+    proposal = evaluate(cand(skills=("a2", "b1", "t1")), s, INDEX, PLAIN)
+    e = proposal.explanation
+    assert e.matched == ("b1",)
+    assert e.related == (("a1", "a2"),)
+    assert e.missing == ("k1",)
+    assert e.nice_matched == ("t1",)
+    # Knowledge weighs half: (0.9 + 1.0 + 0) / (1 + 1 + 0.5)
+    assert e.coverage == pytest.approx((0.9 + 1.0) / 2.5, abs=1e-4)
+
+
+def test_the_best_covering_skill_is_named_and_the_choice_is_stable():
+    profile = INDEX.profile(frozenset(["a3", "a2"]), PLAIN)
+    assert INDEX.cover("a1", profile, PLAIN) == (pytest.approx(0.9), "a2")  # level 3 beats level 2
+
+
+def test_weight_by_specificity():
+    index = SkillIndex.build([SkillInfo("core", "S8.9.0", n_occupations=0), SkillInfo("generic", "S5.5.0", n_occupations=240)])
+    assert index.weight("core", PLAIN) == 1.0
+    assert index.weight("generic", PLAIN) < 0.1
+    # Holding only the generic skill covers little of a job that needs both.
+    proposal = evaluate(cand(skills=("generic",)), short(required=("core", "generic")), index, MatchSettings(min_coverage=0, coverage_target=1))
+    assert proposal.explanation.coverage < 0.1
+
+
+# ------------------------------------------------------------------ ranking and score
+
+
+def ranked(candidates, shortage, settings=PLAIN):
+    return [p.candidate_key for p in candidate_pairs(candidates, [shortage], INDEX, settings)]
+
+
+def test_exact_beats_related_beats_fewer():
+    s = short(required=("a1", "b1"))
+    candidates = [
+        cand("worker:fewer", skills=("b1",)),
+        cand("worker:related", skills=("a2", "b1")),
+        cand("worker:level2", skills=("a3", "b1")),
+        cand("worker:exact", skills=("a1", "b1")),
+    ]
+    settings = replace(PLAIN, min_coverage=0.4)
+    assert ranked(candidates, s, settings) == ["worker:exact", "worker:related", "worker:level2", "worker:fewer"]
+
+
+def test_nice_to_have_then_nearer_then_earlier():
+    s = short(required=("a1",), nice=("b1",))
+    candidates = [
+        cand("worker:far-late", lon=5.2, available=START + timedelta(days=20)),
+        cand("worker:far-early", lon=5.2, available=START - timedelta(days=30)),
+        cand("worker:near", lon=5.05, available=START + timedelta(days=20)),
+        cand("worker:nice", lon=5.25, skills=("a1", "b1"), available=START + timedelta(days=30)),
+    ]
+    assert ranked(candidates, s) == ["worker:nice", "worker:near", "worker:far-early", "worker:far-late"]
+
+
+def test_ties_break_on_key_not_on_input_order():
+    s = short()
+    keys = ["worker:3", "worker:1", "listing:2"]
+    assert ranked([cand(k) for k in keys], s) == sorted(keys)
+
+
+def test_scores_stay_in_unit_interval():
+    rnd = random.Random(3)
+    skills = ["a1", "a2", "a3", "b1", "b2", "c1", "c2", "k1", "k2", "t1", "t2", "x"]
+    for i in range(300):
+        c = cand(skills=rnd.sample(skills, rnd.randint(0, 6)), lon=5 + rnd.random() * 0.5,
+                 available=START + timedelta(days=rnd.randint(-200, 30)))
+        s = short(required=rnd.sample(skills, rnd.randint(0, 5)), nice=rnd.sample(skills, rnd.randint(0, 3)),
+                  training=rnd.random() < 0.5)
+        for settings in (PLAIN, MatchSettings()):
+            p = evaluate(c, s, INDEX, settings)
+            if p is not None:
+                assert 0.0 <= p.score <= 1.0
+                assert 0.0 <= p.explanation.coverage <= 1.0
+                e = p.explanation
+                assert sorted(e.matched + tuple(r for r, _ in e.related) + e.missing) == sorted(set(s.required_skills))
+
+
+# ------------------------------------------------------------------ allocation under caps
+
+
+def scored_candidates(n):
+    # worker:0 is the nearest (best), worker:n-1 the farthest.
+    return [cand(f"worker:{i}", lon=5.0 + i * 0.01) for i in range(n)]
+
+
+@pytest.mark.parametrize("per_position, positions, expected", [(3, 1, 3), (2, 1, 2), (2, 2, 4), (3, 3, 6), (1, 0, 0)])
+def test_a_shortage_gets_at_most_k_candidates_per_open_position(per_position, positions, expected):
+    settings = replace(PLAIN, candidates_per_position=per_position)
+    result = match(scored_candidates(6), [short(positions=positions)], INDEX, settings)
+    assert [p.candidate_key for p in result] == [f"worker:{i}" for i in range(expected)]
+
+
+@pytest.mark.parametrize("per_candidate, capacity, expected", [(3, 1, 3), (2, 1, 2), (2, 3, 6), (1, 2, 2)])
+def test_a_candidate_gets_at_most_m_shortages_scaled_by_listing_size(per_candidate, capacity, expected):
+    settings = replace(PLAIN, shortages_per_candidate=per_candidate)
+    shortages = [short(i, lon=5.0 + i * 0.01) for i in range(8)]
+    result = match([cand("listing:1", capacity=capacity)], shortages, INDEX, settings)
+    assert [p.shortage_id for p in result] == list(range(expected))
+
+
+@pytest.mark.parametrize("listing_size, others_offered", [(1, 2), (2, 1), (3, 0), (10, 0)])
+def test_a_listing_of_n_people_fills_n_places_of_a_shortage(listing_size, others_offered):
+    # 1 position x 3 per position = 3 places; the listing is nearest, so it is allocated first.
+    candidates = [cand("listing:1", capacity=listing_size)] + [cand(f"worker:{i}", lon=5.1) for i in range(5)]
+    result = match(candidates, [short()], INDEX, PLAIN)
+    assert result[0].candidate_key == "listing:1"
+    assert len(result) - 1 == others_offered
+
+
+def test_caps_spread_offers_over_the_run():
+    # Two shortages, one place each, two candidates: greedy over the whole run gives each shortage one.
+    settings = replace(PLAIN, candidates_per_position=1, shortages_per_candidate=1)
+    candidates = [cand("worker:a", skills=("a1", "b1")), cand("worker:b", skills=("a1",))]
+    shortages = [short(1, required=("a1", "b1")), short(2, required=("a1",))]
+    assert {(p.candidate_key, p.shortage_id) for p in match(candidates, shortages, INDEX, settings)} == {
+        ("worker:a", 1),
+        ("worker:b", 2),
+    }
+
+
+def test_excluded_pairs_are_not_proposed_again():
+    result = match(scored_candidates(2), [short(1), short(2)], INDEX, PLAIN, exclude=frozenset({("worker:0", 1)}))
+    assert ("worker:0", 1) not in {(p.candidate_key, p.shortage_id) for p in result}
+    assert len(result) == 3
+
+
+def test_proposals_still_in_play_count_against_the_caps():
+    # 3 places; 2 taken by earlier proposals nobody answered yet -> 1 new. A candidate with 2 of its
+    # 3 shortages in play gets 1 more.
+    result = match(scored_candidates(5), [short(1)], INDEX, PLAIN, shortage_load={1: 2})
+    assert [p.candidate_key for p in result] == ["worker:0"]
+    shortages = [short(i, lon=5.0 + i * 0.01) for i in range(5)]
+    result = match([cand("worker:1")], shortages, INDEX, PLAIN, candidate_load={"worker:1": 2})
+    assert [p.shortage_id for p in result] == [0]
+    assert match([cand("worker:1")], shortages, INDEX, PLAIN, candidate_load={"worker:1": 5}) == []
+
+
+def test_same_result_whatever_the_input_order():
+    rnd = random.Random(11)
+    skills = ["a1", "a2", "a3", "b1", "b2", "t1", "t2"]
+    candidates = [
+        cand(f"worker:{i}", lat=52 + rnd.random() * 0.3, lon=5 + rnd.random() * 0.3, skills=rnd.sample(skills, 3),
+             capacity=rnd.choice([1, 1, 2]))
+        for i in range(40)
+    ]
+    shortages = [
+        short(i, lat=52 + rnd.random() * 0.3, lon=5 + rnd.random() * 0.3, required=rnd.sample(skills, 2),
+              positions=rnd.choice([1, 2]))
+        for i in range(15)
+    ]
+    expected = match(candidates, shortages, INDEX, MatchSettings())
+    assert len(expected) > 15
+    for seed in range(5):
+        rnd.seed(seed)
+        c, s = candidates[:], shortages[:]
+        rnd.shuffle(c)
+        rnd.shuffle(s)
+        assert match(c, s, INDEX, MatchSettings()) == expected
+
+
+def test_duplicate_candidates_are_refused():
+    with pytest.raises(ValueError):
+        match([cand("worker:1"), cand("worker:1")], [short()], INDEX, PLAIN)
+
+
+# ------------------------------------------------------------------ realistic cases on the real ESCO data
+
+
+def essential(label_en):
+    occupation_id = reference.resolve_occupation(label_en)
+    assert occupation_id, label_en
+    return reference.occupations()[occupation_id].essential_skills
+
+
+@pytest.mark.parametrize(
+    "old, new, passes",
+    [
+        # Crisis-time switches that happened (cabin crew into hospitals, hospitality into home care,
+        # non-food retail into distribution centres): 0 shared skill ids, several shared groups.
+        ("flight attendant", "healthcare assistant", True),
+        ("waiter/waitress", "home care aide", True),
+        ("shop assistant", "warehouse order picker", True),
+        # No overlap worth the name, or domain knowledge that does not make the profession.
+        ("software developer", "healthcare assistant", False),
+        ("flight attendant", "airline transport pilot", False),
+        ("waiter/waitress", "lawyer", False),
+    ],
+)
+def test_realistic_switches_on_esco_essential_skills(old, new, passes):
+    index = skill_index_from_reference()
+    c = cand(skills=essential(old))
+    s = short(required=essential(new))
+    proposal = evaluate(c, s, index, MatchSettings())
+    assert (proposal is not None) is passes, evaluate(c, s, index, MatchSettings(min_coverage=0))
+    if passes:
+        assert len(proposal.explanation.related) > len(proposal.explanation.matched)
+
+
+def test_sector_domain_knowledge_alone_is_not_enough():
+    # The flight attendant shares five exact skills with the pilot, and is still ranked far below
+    # a care job where it shares none.
+    index = skill_index_from_reference()
+    c = cand(skills=essential("flight attendant"))
+    anyone = MatchSettings(min_coverage=0, min_coverage_with_training=0)
+    pilot = evaluate(c, short(required=essential("airline transport pilot")), index, anyone)
+    care = evaluate(c, short(required=essential("healthcare assistant")), index, anyone)
+    assert len(pilot.explanation.matched) >= 5 and not care.explanation.matched
+    assert care.score > pilot.score

@@ -1,0 +1,179 @@
+"""A matching run against the database: who takes part, what is stored, and that a rerun adds nothing."""
+from datetime import date, datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from nlwerktdoor.models import Match, MatchRun, OutgoingEmail
+from nlwerktdoor.services import matching
+from tests.factories import make_employer, make_listing, make_shortage, make_worker
+
+
+@pytest.fixture
+def growing(db):
+    return make_employer(side="growing").organisation
+
+
+@pytest.fixture
+def shrinking(db):
+    return make_employer(side="shrinking").organisation
+
+
+def all_matches(db):
+    return list(db.session.scalars(sa.select(Match).order_by(Match.id)))
+
+
+def test_a_run_matches_a_worker_and_a_listing(db, growing, shrinking):
+    # 2 positions x 3 candidates = 6 places: the listing of 4 people fills 4, the worker one more.
+    shortage = make_shortage(growing, positions=2)
+    listing = make_listing(shrinking, count=4)
+    worker = make_worker()
+    now = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+
+    run = matching.run_matching(now=now)
+
+    matches = all_matches(db)
+    assert {(m.worker_id, m.listing_id) for m in matches} == {(worker.id, None), (None, listing.id)}
+    assert all(m.shortage_id == shortage.id and m.run_id == run.id for m in matches)
+    for m in matches:
+        assert 0 < m.score <= 1
+        assert m.distance_km < 5  # PC4 1011 and 1012 are neighbours
+        assert m.growing_status == m.candidate_status == "pending"
+        e = m.explanation
+        assert set(e) == {"matched", "related", "missing", "nice_matched", "coverage", "training_offered"}
+        assert e["coverage"] >= 0.5 and e["training_offered"] is False
+        assert e["related"] and all(len(pair) == 2 for pair in e["related"])
+        assert sorted(e["matched"] + [r for r, _ in e["related"]] + e["missing"]) == sorted(shortage.required_skills)
+
+    stored = db.session.get(MatchRun, run.id)
+    assert (stored.status, stored.candidates, stored.shortages, stored.new_matches) == ("done", 2, 1, 2)
+    assert stored.started_at == now and stored.finished_at is not None
+    assert stored.emails >= 1
+    assert stored.emails == db.session.scalar(sa.select(sa.func.count()).select_from(OutgoingEmail))
+
+
+def test_a_rerun_adds_no_matches_and_a_no_stays_final(db, growing):
+    make_shortage(growing)
+    make_worker()
+    first = matching.run_matching()
+    assert first.new_matches == 1
+    match = all_matches(db)[0]
+    match.candidate_status = "no"
+    db.session.commit()
+    emails = db.session.scalar(sa.select(sa.func.count()).select_from(OutgoingEmail))
+
+    second = matching.run_matching()
+
+    assert (second.status, second.new_matches, second.emails) == ("done", 0, 0)
+    assert len(all_matches(db)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutgoingEmail)) == emails
+
+
+def _no_consent(w):
+    w.consent_at = None
+    w.consent_version = None
+
+
+def _inactive_user(w):
+    w.user.active = False
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _no_consent,
+        lambda w: setattr(w, "status", "paused"),
+        lambda w: setattr(w, "status", "withdrawn"),
+        _inactive_user,
+        lambda w: setattr(w, "desired_sectors", ["logistics"]),
+        lambda w: setattr(w, "certificates", []),  # the shortage below asks for a VOG
+        lambda w: setattr(w, "pc4", "9711"),  # Groningen: far beyond 30 km
+        lambda w: setattr(w, "available_from", date(2027, 3, 1)),
+        lambda w: setattr(w, "skills", []),
+    ],
+    ids=["no-consent", "paused", "withdrawn", "user-inactive", "sector-wish", "certificate", "distance",
+         "availability", "skills"],
+)
+def test_a_worker_who_is_not_live_or_does_not_fit_is_not_matched(db, growing, change):
+    make_shortage(growing, certificates=["VOG"])
+    worker = make_worker(certificates=["VOG"])
+    change(worker)
+    db.session.commit()
+
+    run = matching.run_matching()
+
+    assert run.new_matches == 0 and all_matches(db) == []
+
+
+def test_the_same_worker_unchanged_is_matched(db, growing):
+    make_shortage(growing, certificates=["VOG"])
+    make_worker(certificates=["VOG"])
+    assert matching.run_matching().new_matches == 1
+
+
+@pytest.mark.parametrize(
+    "shortage_kw, growing_verified",
+    [({"status": "closed"}, True), ({"status": "filled"}, True), ({"positions": 2, "filled_positions": 2}, True), ({}, False)],
+    ids=["closed", "filled", "no-open-positions", "unverified-organisation"],
+)
+def test_a_shortage_that_is_not_live_gets_nobody(db, shortage_kw, growing_verified):
+    organisation = make_employer(side="growing", verified=growing_verified).organisation
+    make_shortage(organisation, **shortage_kw)
+    make_worker()
+
+    run = matching.run_matching()
+
+    assert (run.shortages, run.new_matches) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "listing_kw, verified",
+    [({"status": "closed"}, True), ({"available_until": date(2020, 1, 1)}, True), ({}, False)],
+    ids=["closed", "expired", "unverified-organisation"],
+)
+def test_a_listing_that_is_not_live_is_not_offered(db, growing, listing_kw, verified):
+    make_shortage(growing)
+    organisation = make_employer(side="shrinking", verified=verified).organisation
+    make_listing(organisation, **listing_kw)
+
+    run = matching.run_matching()
+
+    assert (run.candidates, run.new_matches) == (0, 0)
+
+
+def test_caps_come_from_the_config(app, db, growing):
+    app.config["MATCH_CANDIDATES_PER_POSITION"] = 2
+    shortage = make_shortage(growing)
+    workers = [make_worker(pc4=pc4) for pc4 in ("1011", "1012", "1013", "1014")]
+
+    run = matching.run_matching()
+
+    assert run.new_matches == 2
+    assert {m.shortage_id for m in all_matches(db)} == {shortage.id}
+    # While those two are in play the shortage gets nobody new ...
+    assert matching.run_matching().new_matches == 0
+    # ... once the employer said no to one, the next run tops up with one other candidate.
+    first = all_matches(db)[0]
+    first.growing_status = "no"
+    db.session.commit()
+    assert matching.run_matching().new_matches == 1
+    assert matching.run_matching().new_matches == 0
+    assert len({m.worker_id for m in all_matches(db)}) == 3 and len(workers) == 4
+
+
+def test_a_failed_run_keeps_nothing_but_its_failure(db, growing, monkeypatch):
+    from nlwerktdoor.services import notifications
+
+    make_shortage(growing)
+    make_worker()
+
+    def broken(run, new_matches):
+        raise RuntimeError("smtp template missing")
+
+    monkeypatch.setattr(notifications, "queue_run_digests", broken)
+    with pytest.raises(RuntimeError):
+        matching.run_matching()
+
+    assert all_matches(db) == []
+    runs = list(db.session.scalars(sa.select(MatchRun)))
+    assert [(r.status, "smtp template missing" in (r.error or "")) for r in runs] == [("failed", True)]
