@@ -13,6 +13,7 @@ import signal
 import time
 import zlib
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Callable
 
@@ -59,6 +60,8 @@ class JobSpec:
     misfire_grace_time: int  # seconds a late run may still start; later runs are skipped
     coalesce: bool = True  # after downtime, run once instead of once per missed turn
     max_instances: int = 1  # never overlap with itself
+    # Run once as soon as the scheduler starts, so a fresh start (or a deploy) does not wait a whole interval.
+    run_at_start: bool = False
 
 
 JOBS: tuple[JobSpec, ...] = (
@@ -67,6 +70,7 @@ JOBS: tuple[JobSpec, ...] = (
         func=match_job,
         interval=lambda config: {"minutes": int(config["MATCH_INTERVAL_MINUTES"])},
         misfire_grace_time=300,
+        run_at_start=True,
     ),
     JobSpec(
         id="send_mail",
@@ -93,6 +97,7 @@ def build_scheduler(app: Flask, scheduler_class=None):
             coalesce=spec.coalesce,
             max_instances=spec.max_instances,
             misfire_grace_time=spec.misfire_grace_time,
+            **({"next_run_time": datetime.now(timezone.utc)} if spec.run_at_start else {}),
             **spec.interval(app.config),
         )
     return scheduler

@@ -5,6 +5,7 @@ is built once per session and every table is truncated after each test.
 """
 import os
 import re
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -37,9 +38,11 @@ def _fresh_globals(sender, **extra):
     g.__dict__.clear()
 
 
-@pytest.fixture
-def app(_schema):
-    app = create_app("testing")
+@contextmanager
+def app_with_database(database_url: str | None = None):
+    """A testing app inside an app context, on a fresh schema; tables emptied afterwards on PostgreSQL."""
+    overrides = {"SQLALCHEMY_DATABASE_URI": database_url} if database_url else {}
+    app = create_app("testing", **overrides)
     request_started.connect(_fresh_globals, app)
     with app.app_context():
         if not ON_POSTGRES:
@@ -52,8 +55,14 @@ def app(_schema):
             _db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             _db.session.commit()
         _db.session.remove()
-        # SQLite in memory: the database lives in the engine's one connection; disposing of it is the teardown.
+        # SQLite: the database lives in the engine's connection (memory) or a temporary file.
         _db.engine.dispose()
+
+
+@pytest.fixture
+def app(_schema):
+    with app_with_database() as app:
+        yield app
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ import sys
 import threading
 import types
 
+from datetime import datetime, timezone
+
 import pytest
 import sqlalchemy as sa
 
@@ -26,6 +28,21 @@ def test_jobs_are_declared_with_fixed_ids_and_safe_settings(app):
         assert job.args == (app,)
     assert built["match"].trigger.interval.total_seconds() == 7 * 60
     assert built["send_mail"].trigger.interval.total_seconds() == 45
+
+
+def test_matching_runs_as_soon_as_the_scheduler_starts(app):
+    """A fresh start or a deploy should not leave people waiting a whole interval for their first matches."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = jobs.build_scheduler(app, scheduler_class=BackgroundScheduler)
+    scheduler.start(paused=True)
+    try:
+        built = {job.id: job for job in scheduler.get_jobs()}
+        started = datetime.now(timezone.utc)
+        assert (built["match"].next_run_time - started).total_seconds() < 5
+        assert (built["send_mail"].next_run_time - started).total_seconds() > 5
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 def test_send_mail_job_sends_the_outbox(app, db, outbox):

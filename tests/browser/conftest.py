@@ -6,7 +6,17 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import ON_POSTGRES, app_with_database
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def app(_schema, tmp_path):
+    """On SQLite, a database file rather than memory: the live server's thread and the test's thread
+    then each have their own connection, as a real server and a second process would."""
+    with app_with_database(None if ON_POSTGRES else f"sqlite:///{tmp_path / 'browser.sqlite'}") as app:
+        yield app
 
 
 @pytest.fixture
