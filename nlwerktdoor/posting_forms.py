@@ -1,10 +1,13 @@
 """Form pieces used by both employer sides (shrinking and growing), which never import each other."""
-from flask import abort
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 
 from .errors import DomainError, NotAllowedError, NotFoundError
+from .services import imports
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
@@ -36,3 +39,21 @@ def apply_domain_error(form, error: DomainError) -> None:
 def read_upload(form: CsvUploadForm) -> bytes:
     form.file.data.stream.seek(0)
     return form.file.data.read()
+
+
+def upload_page(kind: str, template: str, columns):
+    """The CSV upload view of both sides: import for the user's own organisation; on any bad row show
+    every error and import nothing; on success go back to the blueprint's index."""
+    form = CsvUploadForm()
+    report = None
+    if form.validate_on_submit():
+        try:
+            report = imports.import_csv(kind, read_upload(form), organisation=current_user.organisation)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            if report.ok:
+                flash(_("Import gelukt: %(created)s nieuw, %(updated)s bijgewerkt.",
+                        created=report.created, updated=report.updated), "success")
+                return redirect(url_for(".index"))
+    return render_template(template, form=form, report=report, columns=columns)

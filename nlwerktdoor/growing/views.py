@@ -9,8 +9,8 @@ from ..errors import DomainError
 from ..extensions import db
 from ..forms import sector_choices
 from ..models import Shortage
-from ..posting_forms import CsvUploadForm, apply_domain_error, read_upload
-from ..services import imports, sectors, shortages
+from ..posting_forms import apply_domain_error, upload_page
+from ..services import sectors, shortages
 from . import bp
 from .forms import PublicFilterForm, ShortageForm
 
@@ -91,19 +91,7 @@ def detail(shortage_id: int):
 @bp.route("/upload", methods=["GET", "POST"])
 @growing_employer
 def upload():
-    form = CsvUploadForm()
-    report = None
-    if form.validate_on_submit():
-        try:
-            report = imports.import_csv("shortages", read_upload(form), organisation=current_user.organisation)
-        except DomainError as error:
-            apply_domain_error(form, error)
-        else:
-            if report.ok:
-                flash(_("Import gelukt: %(created)s nieuw, %(updated)s bijgewerkt.",
-                        created=report.created, updated=report.updated), "success")
-                return redirect(url_for(".index"))
-    return render_template("growing/upload.html", form=form, report=report, columns=shortages.CSV_COLUMNS)
+    return upload_page("shortages", "growing/upload.html", shortages.CSV_COLUMNS)
 
 
 @bp.get("/upload/voorbeeld.csv")

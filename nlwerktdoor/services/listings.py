@@ -118,15 +118,7 @@ def _set_status(listing_id: int, acting_user, status: str) -> StaffListing:
 
 def organisation_listings(organisation_id: int) -> list[tuple[StaffListing, int]]:
     """The organisation's listings, open ones first, newest first, each with its number of matches."""
-    match_count = (
-        sa.select(sa.func.count(Match.id)).where(Match.listing_id == StaffListing.id).correlate(StaffListing).scalar_subquery()
-    )
-    rows = db.session.execute(
-        sa.select(StaffListing, match_count)
-        .where(StaffListing.organisation_id == organisation_id)
-        .order_by(sa.case((StaffListing.status == "open", 0), else_=1), StaffListing.created_at.desc(), StaffListing.id.desc())
-    )
-    return [(listing, count) for listing, count in rows]
+    return postings.organisation_postings(StaffListing, Match.listing_id, organisation_id)
 
 
 def listing_matches(listing: StaffListing) -> list[Match]:

@@ -9,13 +9,14 @@ import math
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
 from .. import reference
 from ..errors import NotAllowedError, NotFoundError, ValidationError
 from ..extensions import db
-from ..models import Sector
+from ..models import Match, Sector
 
 MAX_DISTANCE_KM = 250  # the same bound as the CSV import
 MAX_HOURS_PER_WEEK = 60
@@ -128,3 +129,15 @@ class Page(Generic[T]):
     @property
     def has_next(self) -> bool:
         return self.page < self.pages
+
+
+def organisation_postings(model, match_column, organisation_id: int) -> list[tuple]:
+    """An organisation's listings or shortages, open ones first, newest first, each with its number of
+    matches (`match_column` is Match.listing_id or Match.shortage_id)."""
+    match_count = sa.select(sa.func.count(Match.id)).where(match_column == model.id).correlate(model).scalar_subquery()
+    rows = db.session.execute(
+        sa.select(model, match_count)
+        .where(model.organisation_id == organisation_id)
+        .order_by(sa.case((model.status == "open", 0), else_=1), model.created_at.desc(), model.id.desc())
+    )
+    return [(posting, count) for posting, count in rows]

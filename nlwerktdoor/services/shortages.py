@@ -145,15 +145,7 @@ def reopen_shortage(shortage_id: int, acting_user) -> Shortage:
 
 def organisation_shortages(organisation_id: int) -> list[tuple[Shortage, int]]:
     """The organisation's shortages, open ones first, newest first, each with its number of candidates."""
-    candidates = (
-        sa.select(sa.func.count(Match.id)).where(Match.shortage_id == Shortage.id).correlate(Shortage).scalar_subquery()
-    )
-    rows = db.session.execute(
-        sa.select(Shortage, candidates)
-        .where(Shortage.organisation_id == organisation_id)
-        .order_by(sa.case((Shortage.status == "open", 0), else_=1), Shortage.created_at.desc(), Shortage.id.desc())
-    )
-    return [(shortage, count) for shortage, count in rows]
+    return postings.organisation_postings(Shortage, Match.shortage_id, organisation_id)
 
 
 @dataclass(frozen=True)

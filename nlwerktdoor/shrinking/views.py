@@ -9,8 +9,8 @@ from ..errors import DomainError
 from ..extensions import db
 from ..forms import sector_choices
 from ..models import StaffListing
-from ..posting_forms import CsvUploadForm, apply_domain_error, read_upload
-from ..services import imports, invitations, listings, sectors
+from ..posting_forms import apply_domain_error, upload_page
+from ..services import invitations, listings, sectors
 from . import bp
 from .forms import TRANSFER_CHOICES, InviteForm, ListingForm
 
@@ -117,19 +117,7 @@ def invite(listing_id: int):
 @bp.route("/upload", methods=["GET", "POST"])
 @shrinking_employer
 def upload():
-    form = CsvUploadForm()
-    report = None
-    if form.validate_on_submit():
-        try:
-            report = imports.import_csv("listings", read_upload(form), organisation=current_user.organisation)
-        except DomainError as error:
-            apply_domain_error(form, error)
-        else:
-            if report.ok:
-                flash(_("Import gelukt: %(created)s nieuw, %(updated)s bijgewerkt.",
-                        created=report.created, updated=report.updated), "success")
-                return redirect(url_for(".index"))
-    return render_template("shrinking/upload.html", form=form, report=report, columns=listings.CSV_COLUMNS)
+    return upload_page("listings", "shrinking/upload.html", listings.CSV_COLUMNS)
 
 
 @bp.get("/upload/voorbeeld.csv")
