@@ -6,7 +6,7 @@ FLASK  := $(VENV)/bin/flask --app nlwerktdoor
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test test-postgres install install-test browser lint clean
+.PHONY: run test test-postgres install install-test browser lint clean translations
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,13 @@ test-postgres: install-test browser
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+# Re-extract the Dutch texts (the msgids), merge them into the English catalog and compile it.
+# New texts arrive with an empty msgstr: translate them in nlwerktdoor/translations/en/LC_MESSAGES/messages.po
+# and run `make translations` again (tests/test_translations.py fails until every text has its English).
+PYBABEL := $(VENV)/bin/pybabel
+translations:
+	@test -x $(PYBABEL) || $(MAKE) install
+	$(PYBABEL) --quiet extract -F babel.cfg -k _l -k lazy_gettext -o nlwerktdoor/translations/messages.pot .
+	$(PYBABEL) update -i nlwerktdoor/translations/messages.pot -d nlwerktdoor/translations -l en --no-fuzzy-matching --ignore-obsolete
+	$(PYBABEL) compile -d nlwerktdoor/translations --statistics

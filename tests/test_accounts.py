@@ -66,8 +66,8 @@ def test_register_worker_logs_in_and_goes_to_profile(client, db):
     assert (user.email, user.role, user.locale, user.organisation_id) == ("sam@example.org", "worker", "en", None)
     assert check_password_hash(user.password_hash, PASSWORD)
     assert user.password_hash.startswith("scrypt:")
-    # Logged in: the logout button appears on the next page.
-    assert "Uitloggen" in text(client.get("/account/inloggen"))
+    # Logged in, and the chosen language is used from the next page on.
+    assert "Log out" in text(client.get("/account/inloggen"))
 
 
 @pytest.mark.parametrize(
