@@ -3,4 +3,5 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import views  # noqa: E402,F401
+# One module per area, so the outbox and the job pages do not share a file with the rest.
+from . import jobs_views, mail_views, views  # noqa: E402,F401
