@@ -23,7 +23,7 @@ START = date(2026, 12, 1)
 
 # A small hierarchy. n_occupations = 0 makes every group fully specific and every weight 1, so the
 # credits are the settings' own numbers: level 3 -> 0.9 (capped below exact), level 2 -> 0.7,
-# knowledge of the same field -> 0.2, two transversal skills in the same level-1 group -> 0.2.
+# knowledge of the same field -> 0.2, two transversal skills in the same level-1 group -> 0.1.
 INDEX = SkillIndex.build(
     [
         SkillInfo("a1", "S1.1.1", ("S",)),
@@ -44,7 +44,8 @@ INDEX = SkillIndex.build(
         # A group that very many occupations reach says little: specificity 1 / (1 + 3000/3000) = 0.5.
         SkillInfo("g1", "S3.3.1", ("S",), (), 3000),
         SkillInfo("g2", "S3.3.1", ("S",), (), 0),
-    ]
+    ],
+    specificity_scale=3000,
 )
 # Coverage = plain weighted share in most tables (no side-entrant allowance), so numbers are exact.
 PLAIN = MatchSettings(coverage_target=1.0)
@@ -185,11 +186,13 @@ def test_a_shortage_without_required_skills_is_covered_by_anyone():
         ("k1", "k3", 0.0, None),  # knowledge of another field
         ("a1", "k1", 0.0, None),  # knowledge never covers a competence
         ("k1", "a1", 0.0, None),  # nor the other way round
-        ("t2", "t1", 0.2, "t1"),  # transversal skills count across level-2 groups (same level 1: S1)
-        ("t2", "t3", 0.2, "t3"),  # transversal by collection
+        ("t2", "t1", 0.1, "t1"),  # transversal skills count across level-2 groups (same level 1: S1)
+        ("t2", "t3", 0.1, "t3"),  # transversal by collection
         ("a1", "t1", 0.0, None),  # ... but only when the required skill is transversal too
         ("l1", "l2", 0.0, None),  # languages by id only
-        ("g2", "g1", 0.5, "g1"),  # a group that 3000 occupations reach: half credit
+        ("g1", "g2", 0.5, "g2"),  # a group that 3000 occupations reach: half credit
+        # ... and a skill that 3000 occupations hold says little about one that none holds
+        ("g2", "g1", 0.5 / (1 + 3000 / 25), "g1"),
         ("unknown", "a1", 0.0, None),
     ],
 )
@@ -210,6 +213,31 @@ def test_related_skill_coverage_appears_in_the_explanation():
     assert e.nice_matched == ("t1",)
     # Knowledge weighs half: (0.9 + 1.0 + 0) / (1 + 1 + 0.5)
     assert e.coverage == pytest.approx((0.9 + 1.0) / 2.5, abs=1e-4)
+
+
+def test_one_candidate_skill_covers_few_required_skills_with_diminishing_credit():
+    index = SkillIndex.build([SkillInfo(f"r{i}", "S4.4.4") for i in range(6)] + [SkillInfo("held", "S4.4.4")])
+    settings = replace(PLAIN, min_coverage=0, min_related_credit=0)
+    e = evaluate(cand(skills=("held",)), short(required=[f"r{i}" for i in range(6)]), index, settings).explanation
+    assert [r for r, by in e.related] == ["r0", "r1", "r2"] and e.missing == ("r3", "r4", "r5")
+    assert e.coverage == pytest.approx(0.9 * (1 + 0.5 + 0.25) / 6, abs=1e-4)
+
+
+@pytest.mark.parametrize("candidate_level, shortage_level, factor", [(2, 2, 1.0), (2, 1, 1.0), (2, 3, 0.5), (2, 4, 0.25), (0, 4, 1.0)])
+def test_related_skills_count_less_for_each_skill_level_up(candidate_level, shortage_level, factor):
+    c = replace(cand(skills=("a2", "b1")), skill_level=candidate_level)
+    s = replace(short(required=("a1", "b1")), skill_level=shortage_level)
+    e = evaluate(c, s, INDEX, replace(PLAIN, min_coverage=0, min_related_credit=0)).explanation
+    assert e.coverage == pytest.approx((1 + 0.9 * factor) / 2, abs=1e-4)
+
+
+def test_knowledge_counts_only_as_far_as_the_competences_are_covered():
+    s = short(required=("k1", "a1", "b1"))
+    settings = replace(PLAIN, min_coverage=0, coverage_target=0.5)
+    knows_only = evaluate(cand(skills=("k1",)), s, INDEX, settings).explanation
+    assert knows_only.matched == ("k1",) and knows_only.coverage == 0.0
+    can_do_half = evaluate(cand(skills=("k1", "a1")), s, INDEX, settings).explanation
+    assert can_do_half.coverage == pytest.approx(min(1, (1 + 0.5) / 2.5 / 0.5), abs=1e-4)
 
 
 def test_the_best_covering_skill_is_named_and_the_choice_is_stable():
@@ -410,3 +438,25 @@ def test_sector_domain_knowledge_alone_is_not_enough():
     care = evaluate(c, short(required=essential("healthcare assistant")), index, anyone)
     assert len(pilot.explanation.matched) >= 5 and not care.explanation.matched
     assert care.score > pilot.score
+
+
+@pytest.mark.parametrize("candidate_level, shortage_level, reach", [(2, 2, 1.0), (2, 3, 1.0), (2, 4, 0.5), (1, 4, 0.25), (0, 4, 1.0), (4, 1, 1.0)])
+def test_two_or_more_skill_levels_up_rank_lower_but_pass_as_before(candidate_level, shortage_level, reach):
+    settings = replace(PLAIN, min_coverage=0.4, min_related_credit=0)
+    c = replace(cand(skills=("a1", "b1")), skill_level=candidate_level)
+    s = replace(short(required=("a1", "b1")), skill_level=shortage_level)
+    p = evaluate(c, s, INDEX, settings)
+    # Exact skills only: the level changes no credit, so rule 5 decides exactly as without levels.
+    assert p is not None and p.explanation.coverage == 1.0
+    near = settings.weight_distance + settings.weight_availability * 0.5
+    expected = (settings.weight_coverage + settings.weight_reach) * reach + near
+    assert p.score == pytest.approx(expected, abs=1e-6)
+
+
+def test_with_no_overlap_at_all_the_job_within_reach_ranks_first():
+    c = replace(cand(skills=("a1",)), skill_level=2)
+    anyone = replace(PLAIN, min_coverage=0)
+    within = evaluate(c, replace(short(required=("b1",)), skill_level=2), INDEX, anyone)
+    degree = evaluate(c, replace(short(required=("b1",)), skill_level=4), INDEX, anyone)
+    assert within.explanation.coverage == degree.explanation.coverage == 0.0
+    assert within.score > degree.score

@@ -40,8 +40,12 @@ def test_a_run_matches_a_worker_and_a_listing(db, growing, shrinking):
         assert m.distance_km < 5  # PC4 1011 and 1012 are neighbours
         assert m.growing_status == m.candidate_status == "pending"
         e = m.explanation
-        assert set(e) == {"matched", "related", "missing", "nice_matched", "coverage", "training_offered"}
+        assert set(e) == {"matched", "related", "missing", "nice_matched", "coverage", "training_offered",
+                          "available_from", "start_date"}
         assert e["coverage"] >= 0.5 and e["training_offered"] is False
+        candidate = worker if m.worker_id else listing
+        assert (e["available_from"], e["start_date"]) == (
+            candidate.available_from.isoformat(), shortage.start_date.isoformat())
         assert e["related"] and all(len(pair) == 2 for pair in e["related"])
         assert sorted(e["matched"] + [r for r, _ in e["related"]] + e["missing"]) == sorted(shortage.required_skills)
 

@@ -1,7 +1,7 @@
 """The matching engine: pure functions over plain data (no Flask, no database)."""
 from .allocate import candidate_pairs, match
 from .rules import distance_km, evaluate
-from .skills import SkillIndex
+from .skills import SkillIndex, isco_skill_level
 from .types import CandidateIn, Explanation, MatchSettings, Proposal, ShortageIn, SkillInfo
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "candidate_pairs",
     "distance_km",
     "evaluate",
+    "isco_skill_level",
     "match",
 ]

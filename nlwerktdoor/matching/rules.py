@@ -50,22 +50,71 @@ def evaluate(
     return _score(candidate, shortage, index, settings, distance, limit)
 
 
+def assign(skills, index: SkillIndex, profile, settings: MatchSettings, related_factor: float = 1.0):
+    """Which candidate skill covers which of `skills`, and how much: {skill: (credit, by or None)}.
+
+    The same id always counts 1.0. Related skills are shared out greedily, most valuable
+    required skill first (weight x best credit, then id: independent of input order): one
+    candidate skill covers at most `max_related_uses` of them, each next one at `reuse_decay`
+    times the credit, so one generic skill does not "cover" ten different requirements.
+    """
+    result: dict[str, tuple[float, str | None]] = {}
+    pending = []
+    for skill in skills:
+        options = index.options(skill, profile, settings)
+        if options and options[0][0] >= 1.0:
+            result[skill] = (1.0, options[0][1])
+        elif options and related_factor > 0:
+            pending.append((-index.weight(skill, settings) * options[0][0], skill, options))
+        else:
+            result[skill] = (0.0, None)
+    uses: dict[str, int] = {}
+    decay, limit = settings.reuse_decay, settings.max_related_uses
+    for _value, skill, options in sorted(pending, key=lambda p: (p[0], p[1])):
+        best: tuple[float, str | None] = (0.0, None)
+        for credit, by in options:
+            if credit * related_factor <= best[0]:
+                break  # options are sorted: nothing further can beat it
+            used = uses.get(by, 0)
+            if used >= limit:
+                continue
+            value = credit * related_factor * decay**used
+            if value < settings.min_related_credit:
+                continue
+            if value > best[0] or (value == best[0] and best[1] is not None and by < best[1]):
+                best = (value, by)
+        if best[1] is not None:
+            uses[best[1]] = uses.get(best[1], 0) + 1
+        result[skill] = best
+    return result
+
+
 def _score(candidate, shortage, index, settings, distance, limit) -> Proposal | None:
     profile = index.profile(candidate.skills, settings)
     required = tuple(dict.fromkeys(shortage.required_skills))
+    steps_up = shortage.skill_level - candidate.skill_level if candidate.skill_level and shortage.skill_level else 0
+    related_factor = settings.level_step_credit ** steps_up if steps_up > 0 else 1.0
+    cover = assign(required, index, profile, settings, related_factor)
     matched, related, missing = [], [], []
-    total = covered = 0.0
+    # Competences and knowledge apart: knowledge counts only as far as the competences are covered.
+    totals = [0.0, 0.0]
+    covered_parts = [0.0, 0.0]
     for skill in required:
         weight = index.weight(skill, settings)
-        credit, by = index.cover(skill, profile, settings)
-        total += weight
-        covered += weight * credit
+        credit, by = cover[skill]
+        part = 1 if index.is_knowledge(skill) else 0
+        totals[part] += weight
+        covered_parts[part] += weight * credit
         if credit >= 1.0:
             matched.append(skill)
-        elif by is not None:
+        elif by is not None and credit > 0:
             related.append((skill, by))
         else:
             missing.append(skill)
+    total = totals[0] + totals[1]
+    competence_share = covered_parts[0] / totals[0] if totals[0] else 1.0
+    gate = min(1.0, competence_share / settings.coverage_target) if settings.coverage_target > 0 else 1.0
+    covered = covered_parts[0] + covered_parts[1] * gate
     # A shortage that names no required skills asks for nobody in particular: everyone covers it.
     share = covered / total if total else 1.0
     coverage = min(1.0, share / settings.coverage_target) if settings.coverage_target > 0 else 1.0
@@ -74,14 +123,15 @@ def _score(candidate, shortage, index, settings, distance, limit) -> Proposal | 
         return None
 
     nice = tuple(s for s in dict.fromkeys(shortage.nice_skills) if s not in required)
+    nice_cover = assign(nice, index, profile, settings, related_factor)
     nice_total = nice_covered = 0.0
     nice_matched = []
     for skill in nice:
         weight = index.weight(skill, settings)
-        credit, by = index.cover(skill, profile, settings)
+        credit, by = nice_cover[skill]
         nice_total += weight
         nice_covered += weight * credit
-        if by is not None:
+        if by is not None and credit > 0:
             nice_matched.append(skill)
     nice_share = nice_covered / nice_total if nice_total else 0.0
 
@@ -91,11 +141,14 @@ def _score(candidate, shortage, index, settings, distance, limit) -> Proposal | 
     days_late = (candidate.available_from - shortage.start_date).days
     readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
 
+    # Two or more ISCO skill levels up: ranked below what is within reach (MatchSettings).
+    reach = settings.level_score_factor ** max(0, steps_up - settings.free_level_steps)
     # The raw share, not the capped coverage, so that more skills still rank higher above the target.
     score = (
-        settings.weight_coverage * share
-        + settings.weight_nice * nice_share
+        settings.weight_coverage * share * reach
+        + settings.weight_nice * nice_share * reach
         + settings.weight_distance * nearness
+        + settings.weight_reach * reach
         + settings.weight_availability * readiness
     )
     score = round(min(1.0, max(0.0, score)), 6)

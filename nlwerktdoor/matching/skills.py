@@ -24,7 +24,14 @@ job asks ("have computer literacy", 240). Knowledge counts `knowledge_weight` of
 facts of a field are what training teaches first, and domain knowledge of the old sector (air
 transport law) must not carry a flight attendant into the cockpit.
 
-Measured on ESCO essential skills with the defaults (see tests/test_matching_engine.py):
+Besides (see MatchSettings): a related credit shrinks when the covering skill is far more common
+than the required one, one candidate skill covers at most a few required skills with diminishing
+credit, related credits below a floor count as missing, knowledge counts only as far as the
+competences are covered, and related skills count less for each ISCO skill level the new
+occupation sits above the old one (isco_skill_level).
+
+Measured on ESCO essential skills with the defaults (see tests/test_matching_engine.py and
+bench/engine_quality.py):
 flight attendant -> healthcare assistant, waiter -> home care aide and shop assistant ->
 warehouse order picker pass; software developer -> healthcare assistant, flight attendant ->
 airline transport pilot and waiter -> lawyer do not.
@@ -86,25 +93,22 @@ def _is_transversal(info: SkillInfo) -> bool:
 
 
 class _Profile:
-    """A candidate's skills arranged by group, with a memo of what each required skill gets."""
+    """A candidate's skills arranged by group, with a memo of what each required skill may get."""
 
     __slots__ = ("skills", "by_group", "memo")
 
     def __init__(self, skills: frozenset[str], index: "SkillIndex"):
         self.skills = skills
-        # group key -> (smallest transversal skill id, smallest other skill id)
-        by_group: dict[str, list] = {}
+        # group key -> the candidate's skills in it, as (is transversal, id), sorted by id
+        by_group: dict[str, list[tuple[bool, str]]] = {}
         for skill_id in sorted(skills):
             node = index._nodes.get(skill_id)
             if node is None:
                 continue
             for _level, key in node.groups:
-                slot = by_group.setdefault(key, [None, None])
-                i = 0 if node.transversal else 1
-                if slot[i] is None:
-                    slot[i] = skill_id
+                by_group.setdefault(key, []).append((node.transversal, skill_id))
         self.by_group = by_group
-        self.memo: dict[str, tuple[float, str | None]] = {}
+        self.memo: dict[str, tuple[tuple[float, str], ...]] = {}
 
 
 class SkillIndex:
@@ -118,7 +122,7 @@ class SkillIndex:
 
     @classmethod
     def build(
-        cls, infos: Iterable[SkillInfo], specificity_scale: float = 3000.0, weight_scale: float = 10.0
+        cls, infos: Iterable[SkillInfo], specificity_scale: float = 1000.0, weight_scale: float = 10.0
     ) -> "SkillIndex":
         infos = list(infos)
         links: dict[str, int] = {}
@@ -164,15 +168,28 @@ class SkillIndex:
             profile = self._profiles[key] = _Profile(skills, self)
         return profile
 
-    def cover(self, required: str, profile: _Profile, settings: MatchSettings) -> tuple[float, str | None]:
-        """(credit in [0, 1], the candidate skill that gives it; None when not covered)."""
+    def generic_factor(self, required: str, by: str, settings: MatchSettings) -> float:
+        """Below 1 when the covering skill is far more common than the required one: a skill that
+        a hundred occupations hold says little about a skill that three hold."""
+        scale = settings.generic_scale
+        if scale <= 0:
+            return 1.0
+        req = self._nodes.get(required)
+        node = self._nodes.get(by)
+        n_req = req.n_occupations if req else 0
+        n_by = node.n_occupations if node else 0
+        return min(1.0, (1.0 + n_req / scale) / (1.0 + n_by / scale))
+
+    def options(self, required: str, profile: _Profile, settings: MatchSettings) -> tuple[tuple[float, str], ...]:
+        """Every candidate skill that covers the required one, as (credit, skill), best first
+        (on equal credit the smallest id, so explanations are stable). The same id gives 1.0."""
         hit = profile.memo.get(required)
         if hit is not None:
             return hit
         if required in profile.skills:
-            result: tuple[float, str | None] = (1.0, required)
+            result: tuple[tuple[float, str], ...] = ((1.0, required),)
         else:
-            result = (0.0, None)
+            best: dict[str, float] = {}
             node = self._nodes.get(required)
             if node is not None:
                 base = {
@@ -182,20 +199,44 @@ class SkillIndex:
                     _TRANSVERSAL1: settings.credit_transversal,
                 }
                 for level, key in node.groups:
-                    slot = profile.by_group.get(key)
-                    if slot is None:
+                    members = profile.by_group.get(key)
+                    if not members:
                         continue
                     if level == _TRANSVERSAL1:
-                        if not node.transversal or slot[0] is None:
+                        if not node.transversal:
                             continue
-                        candidates, credit = (slot[0],), base[level]
+                        credit = base[level]
                     else:
-                        candidates = tuple(by for by in slot if by is not None)
                         credit = base[level] * self._specificity[key]
                     credit = min(credit, MAX_RELATED_CREDIT)
-                    # Nearest level first; on equal credit the smallest id, so explanations are stable.
-                    for by in candidates:
-                        if credit > result[0] or (credit == result[0] and result[1] is not None and by < result[1]):
-                            result = (credit, by)
+                    for transversal, by in members:
+                        if level == _TRANSVERSAL1 and not transversal:
+                            continue
+                        value = credit * self.generic_factor(required, by, settings)
+                        if value > best.get(by, 0.0):
+                            best[by] = value
+            result = tuple(sorted(((c, by) for by, c in best.items() if c > 0), key=lambda o: (-o[0], o[1])))
         profile.memo[required] = result
         return result
+
+    def cover(self, required: str, profile: _Profile, settings: MatchSettings) -> tuple[float, str | None]:
+        """(credit in [0, 1], the candidate skill that gives it; None when not covered), judged alone."""
+        found = self.options(required, profile, settings)
+        return found[0] if found else (0.0, None)
+
+    def is_knowledge(self, skill_id: str) -> bool:
+        node = self._nodes.get(skill_id)
+        return bool(node and node.knowledge)
+
+
+# ISCO-08 skill level of each major group (ILO, ISCO-08 vol. 1, table 1): professionals need a
+# university degree (4), technicians and associate professionals post-secondary education (3),
+# clerks, service, sales, craft and machine work secondary education (2), elementary work (1).
+# Managers span levels 3 and 4: 3, the milder one. Armed forces span all levels: unknown (0).
+_ISCO_SKILL_LEVEL = {"1": 3, "2": 4, "3": 3, "4": 2, "5": 2, "6": 2, "7": 2, "8": 2, "9": 1}
+
+
+def isco_skill_level(isco_group: str | None) -> int:
+    """The skill level (1-4) an ISCO group code ("5111", "2611") asks for; 0 when unknown."""
+    code = (isco_group or "").strip()
+    return _ISCO_SKILL_LEVEL.get(code[:1], 0)

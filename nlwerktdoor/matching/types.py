@@ -35,6 +35,8 @@ class CandidateIn:
     desired_sectors: frozenset[str]  # empty = any sector
     available_from: date
     capacity: int = 1
+    # ISCO skill level of the candidate's occupation (1-4, 0 = unknown): see MatchSettings.max_level_gap.
+    skill_level: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class ShortageIn:
     start_date: date
     open_positions: int = 1
     training_offered: bool = False
+    skill_level: int = 0  # ISCO skill level of the shortage's occupation (1-4, 0 = unknown)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class MatchSettings:
 
     Coverage is the weighted share of the required skills that the candidate covers (see
     skills.py for credits and weights), divided by `coverage_target` and capped at 1: nobody
-    switching sector holds every ESCO essential skill of the new occupation, so covering 60% of
+    switching sector holds every ESCO essential skill of the new occupation, so covering 35% of
     the required weight already counts as complete. A pair passes with coverage >= min_coverage,
     or >= min_coverage_with_training when the employer offers training (side-entrants welcome).
 
@@ -66,6 +69,31 @@ class MatchSettings:
     `credit_level3`, level-2 group `credit_level2` (both times the group's specificity, never
     above 0.9 so an exact match always ranks higher); knowledge of the same ISCED field
     `credit_knowledge`; two transversal skills in the same level-1 group `credit_transversal`.
+    A related credit below `min_related_credit` (after the factors below) counts as missing: a
+    faint resemblance is no reason to tell someone a skill is covered.
+
+    Specific, not generic (see skills.py): a related credit is also scaled down when the covering
+    skill is far more common than the required one (`generic_scale`: "work ergonomically", essential
+    for 139 occupations, says little about "comply with legislation related to health care"). One
+    candidate skill covers at most `max_related_uses` required skills of a shortage, each further
+    one at `reuse_decay` times the credit of the one before. Knowledge (exact or related) counts in
+    proportion to how well the candidate covers the shortage's competences, up to
+    `coverage_target`: facts of the old sector (air transport law) do not carry a flight attendant
+    into the cockpit. For every ISCO skill level the shortage's occupation sits above the
+    candidate's (a waiter, level 2, as a lawyer, level 4: two levels), related skills count
+    `level_step_credit` times less: years of education are not on-the-job training, while
+    a step sideways or down (flight attendant to healthcare assistant) costs nothing.
+
+    Ranking across a big step up: the score's skill parts (required and nice-to-have) are
+    multiplied by `level_score_factor` for every ISCO skill level the shortage's occupation sits
+    above the candidate's beyond the first `free_level_steps`. One step (secondary to
+    post-secondary vocational: a shop assistant as a medical administrative assistant, cabin crew
+    in a care home) is what side-entrants did in 2020; two steps (a waiter as a lawyer, a
+    receptionist as a psychologist) mean a university degree, so such a shortage ranks below every
+    job within reach even when ESCO gives both the same faint overlap. The same factor is
+    also a small score part of its own (`weight_reach`), so that where ESCO shows no overlap at
+    all, the job within reach still ranks above it. It orders, it never decides: the threshold of
+    rule 5 is unchanged.
     """
 
     min_coverage: float = 0.5
@@ -73,17 +101,26 @@ class MatchSettings:
     candidates_per_position: int = 3
     shortages_per_candidate: int = 3
     availability_grace_days: int = 30
-    coverage_target: float = 0.6
+    coverage_target: float = 0.35
     credit_level3: float = 1.0
     credit_level2: float = 0.7
     credit_knowledge: float = 0.2
-    credit_transversal: float = 0.2
+    credit_transversal: float = 0.1
     knowledge_weight: float = 0.5
+    generic_scale: float = 25.0
+    min_related_credit: float = 0.15
+    max_related_uses: int = 3
+    reuse_decay: float = 0.5
+    level_step_credit: float = 0.5
+    level_score_factor: float = 0.5
+    free_level_steps: int = 1
     # Score weights (sum 1), in DESIGN.md's order of importance: required skills, nice-to-have
-    # skills, nearness (share of the allowed radius left), availability (a tie-breaker).
-    weight_coverage: float = 0.85
+    # skills, nearness (share of the allowed radius left), skill level within reach, availability
+    # (a tie-breaker).
+    weight_coverage: float = 0.84
     weight_nice: float = 0.10
     weight_distance: float = 0.045
+    weight_reach: float = 0.01
     weight_availability: float = 0.005
 
 

@@ -1,0 +1,205 @@
+"""Properties of the matching engine over random candidates and shortages (hypothesis).
+
+Each hard rule is checked here with its own few lines, independent of the engine's code: the
+distance with a separate haversine, certificates and sectors with set operations, availability
+with date arithmetic. A run is random skills from a small synthetic hierarchy, coordinates in the
+Netherlands' bounding box, random certificates, sector wishes, dates, capacities and positions.
+"""
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import replace
+from datetime import date, timedelta
+
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from nlwerktdoor.matching import CandidateIn, MatchSettings, ShortageIn, SkillIndex, SkillInfo, evaluate, match
+
+# Groups at every level, transversal skills, knowledge fields, languages and one catch-all field;
+# some skills common (many occupations), some rare.
+SKILLS = [
+    SkillInfo("s1", "S1.1.1", ("S",), (), 3), SkillInfo("s2", "S1.1.1", ("S",), (), 120),
+    SkillInfo("s3", "S1.1.2", ("S",), (), 10), SkillInfo("s4", "S1.2.0", ("S", "T"), (), 40),
+    SkillInfo("s5", "S1.2.3", ("S", "T"), (), 2), SkillInfo("s6", "S3.3.1", ("S",), ("transversal",), 300),
+    SkillInfo("s7", "S3.3.1", ("S",), (), 1), SkillInfo("s8", "S6.2.1", ("S",), (), 5),
+    SkillInfo("s9", "S6.2.2", ("S",), (), 50), SkillInfo("t1", "T3.2", ("T",), (), 900),
+    SkillInfo("k1", "0421", ("K",), (), 4), SkillInfo("k2", "0421", ("K",), (), 30),
+    SkillInfo("k3", "0988", ("K",), (), 2), SkillInfo("l1", "L1", ("L",), (), 0),
+]
+INDEX = SkillIndex.build(SKILLS)
+SKILL_IDS = [s.id for s in SKILLS] + ["unknown"]
+CERTS = ["VOG", "BIG", "BHV", "heftruck"]
+SECTORS = ["care", "logistics", "education"]
+START = date(2026, 12, 1)
+LAT, LON = (50.75, 53.55), (3.36, 7.23)  # the Netherlands' bounding box
+GRACE = MatchSettings().availability_grace_days
+
+skill_sets = st.frozensets(st.sampled_from(SKILL_IDS), max_size=8)
+coords = st.tuples(st.floats(*LAT), st.floats(*LON))
+
+
+@st.composite
+def candidates(draw, i):
+    lat, lon = draw(coords)
+    kind = draw(st.sampled_from(["worker", "listing"]))
+    return CandidateIn(
+        key=f"{kind}:{i}",
+        lat=lat,
+        lon=lon,
+        max_distance_km=draw(st.sampled_from([5, 20, 60, 150, 400])),
+        skills=draw(skill_sets),
+        certificates=draw(st.frozensets(st.sampled_from(CERTS))),
+        desired_sectors=draw(st.frozensets(st.sampled_from(SECTORS), max_size=2)),
+        available_from=START + timedelta(days=draw(st.integers(-60, 60))),
+        capacity=1 if kind == "worker" else draw(st.integers(1, 4)),
+        skill_level=draw(st.integers(0, 4)),
+    )
+
+
+@st.composite
+def shortages(draw, i):
+    lat, lon = draw(coords)
+    return ShortageIn(
+        id=i,
+        sector=draw(st.sampled_from(SECTORS)),
+        lat=lat,
+        lon=lon,
+        max_distance_km=draw(st.sampled_from([10, 40, 100, 400])),
+        required_skills=tuple(draw(st.lists(st.sampled_from(SKILL_IDS), max_size=7))),
+        nice_skills=tuple(draw(st.lists(st.sampled_from(SKILL_IDS), max_size=3))),
+        certificates=draw(st.frozensets(st.sampled_from(CERTS), max_size=2)),
+        start_date=START + timedelta(days=draw(st.integers(-20, 20))),
+        open_positions=draw(st.integers(0, 3)),
+        training_offered=draw(st.booleans()),
+        skill_level=draw(st.integers(0, 4)),
+    )
+
+
+@st.composite
+def runs(draw):
+    n_candidates = draw(st.integers(1, 12))
+    n_shortages = draw(st.integers(1, 8))
+    return ([draw(candidates(i)) for i in range(n_candidates)], [draw(shortages(i)) for i in range(n_shortages)])
+
+
+engine_settings = st.builds(
+    lambda lenient, k, m: replace(
+        MatchSettings(),
+        candidates_per_position=k,
+        shortages_per_candidate=m,
+        # Lenient settings let many pairs through, so the rules below are exercised, not just skipped.
+        **({"min_coverage": 0.0, "min_coverage_with_training": 0.0} if lenient else {}),
+    ),
+    st.booleans(),
+    st.integers(1, 3),
+    st.integers(1, 3),
+)
+
+FAST = hsettings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def haversine(a_lat, a_lon, b_lat, b_lon):
+    # Written out again on purpose (not the engine's function): R = 6371.0088 km.
+    p1, p2 = math.radians(a_lat), math.radians(b_lat)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b_lon - a_lon) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+def breaks_a_hard_rule(c: CandidateIn, s: ShortageIn) -> str | None:
+    if c.available_from > s.start_date + timedelta(days=GRACE):
+        return "availability"
+    if haversine(c.lat, c.lon, s.lat, s.lon) > min(c.max_distance_km, s.max_distance_km) + 1e-6:
+        return "distance"
+    if not set(s.certificates).issubset(c.certificates):
+        return "certificates"
+    if c.desired_sectors and s.sector not in c.desired_sectors:
+        return "sector"
+    return None
+
+
+def check_proposal(p, c, s, settings):
+    assert breaks_a_hard_rule(c, s) is None, breaks_a_hard_rule(c, s)
+    assert 0.0 <= p.score <= 1.0
+    e = p.explanation
+    assert 0.0 <= e.coverage <= 1.0
+    # Skill rule: enough coverage for this shortage's threshold.
+    assert e.coverage >= (settings.min_coverage_with_training if s.training_offered else settings.min_coverage) - 1e-4
+    # Complete explanation: each required skill in exactly one of matched / related / missing.
+    required = list(dict.fromkeys(s.required_skills))
+    listed = list(e.matched) + [r for r, _by in e.related] + list(e.missing)
+    assert sorted(listed) == sorted(required)
+    assert set(e.matched) <= c.skills
+    for r, by in e.related:
+        assert by in c.skills and r not in c.skills
+    # One candidate skill covers at most max_related_uses required skills.
+    assert max(Counter(by for _r, by in e.related).values(), default=0) <= settings.max_related_uses
+    assert set(e.nice_matched) <= set(s.nice_skills)
+    assert abs(p.distance_km - haversine(c.lat, c.lon, s.lat, s.lon)) < 0.01
+
+
+@FAST
+@given(runs(), engine_settings)
+def test_no_pair_evaluated_alone_breaks_a_rule(run, settings):
+    cands, shorts = run
+    for c in cands:
+        for s in shorts:
+            p = evaluate(c, s, INDEX, settings)
+            if breaks_a_hard_rule(c, s):
+                assert p is None
+            elif p is not None:
+                check_proposal(p, c, s, settings)
+
+
+@FAST
+@given(runs(), engine_settings, st.randoms(use_true_random=False))
+def test_a_run_keeps_the_rules_and_caps_and_ignores_input_order(run, settings, rnd):
+    cands, shorts = run
+    result = match(cands, shorts, INDEX, settings)
+    by_key = {c.key: c for c in cands}
+    by_id = {s.id: s for s in shorts}
+
+    pairs = [(p.candidate_key, p.shortage_id) for p in result]
+    assert len(pairs) == len(set(pairs))  # never twice the same pair
+    for p in result:
+        check_proposal(p, by_key[p.candidate_key], by_id[p.shortage_id], settings)
+
+    # Caps: places per shortage (a listing of N people takes up to N), shortages per candidate.
+    places = Counter()
+    offers = Counter()
+    for p in result:
+        places[p.shortage_id] += 1 if by_key[p.candidate_key].capacity == 1 else 0
+        offers[p.candidate_key] += 1
+    for key, n in offers.items():
+        assert n <= settings.shortages_per_candidate * by_key[key].capacity
+    for s in shorts:
+        taken = [p for p in result if p.shortage_id == s.id]
+        limit = settings.candidates_per_position * s.open_positions
+        assert len(taken) <= limit  # each proposal takes at least one place
+        assert places[s.id] <= limit
+
+    # The same proposals whatever the order of the input.
+    shuffled_c, shuffled_s = cands[:], shorts[:]
+    rnd.shuffle(shuffled_c)
+    rnd.shuffle(shuffled_s)
+    assert match(shuffled_c, shuffled_s, INDEX, settings) == result
+
+
+def test_order_independence_on_a_larger_run():
+    """Many equal scores (the same skills, the same place) stress the tie-breaking."""
+    rnd = random.Random(5)
+    cands = [
+        CandidateIn(f"worker:{i}", 52.1, 5.1, 50, frozenset(rnd.sample(SKILL_IDS, 3)), frozenset(), frozenset(),
+                    START, 1, 2)
+        for i in range(60)
+    ]
+    shorts = [ShortageIn(i, "care", 52.1, 5.1, 50, tuple(rnd.sample(SKILL_IDS, 3)), (), frozenset(), START,
+                         rnd.randint(1, 2), True, 2) for i in range(20)]
+    lenient = MatchSettings(min_coverage=0, min_coverage_with_training=0)
+    expected = match(cands, shorts, INDEX, lenient)
+    assert len(expected) > 20
+    for _ in range(3):
+        rnd.shuffle(cands)
+        rnd.shuffle(shorts)
+        assert match(cands, shorts, INDEX, lenient) == expected
