@@ -150,6 +150,26 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0088 * math.asin(math.sqrt(a))
 
 
+@lru_cache(maxsize=256)
+def places_within(pc4: str, radius_km: float) -> dict[str, float]:
+    """Every PC4 whose centroid lies within `radius_km` of this one's, with its distance in km.
+    A scan of ~4,000 centroids (about a millisecond), cached per (pc4, radius) as searches repeat."""
+    origin = places().get(pc4)
+    if origin is None:
+        return {}
+    # A cheap bounding box first: one degree of latitude is ~111 km; longitude shrinks with cos(lat).
+    dlat = radius_km / 111.0
+    dlon = radius_km / (111.320 * max(math.cos(math.radians(origin.lat)), 0.01))
+    result = {}
+    for other in places().values():
+        if abs(other.lat - origin.lat) > dlat or abs(other.lon - origin.lon) > dlon:
+            continue
+        distance = distance_km(origin.lat, origin.lon, other.lat, other.lon)
+        if distance <= radius_km:
+            result[other.pc4] = distance
+    return result
+
+
 # ---------------------------------------------------------------- certificates
 
 

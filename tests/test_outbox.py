@@ -10,7 +10,13 @@ from nlwerktdoor.models import MatchRun, OutgoingEmail
 from nlwerktdoor.models.database import utcnow
 from nlwerktdoor.services import notifications
 from nlwerktdoor.services import outbox as outbox_service
-from tests.factories import make_employer, make_listing, make_shortage, make_user, make_worker
+from tests.factories import (
+    make_employer,
+    make_listing,
+    make_shortage,
+    make_user,
+    make_worker,
+)
 
 
 def free_port() -> int:
@@ -194,18 +200,125 @@ def test_server_reply_decides_permanent_or_temporary(db, refusing_smtp, reply, s
     assert report.failed == (1 if status == "failed" else 0)
 
 
-def test_a_crashed_claim_is_taken_back(db, outbox):
+def test_a_crashed_claim_is_taken_back(app, db, outbox):
     email = queue()
     db.session.commit()
     # A sender claimed the row and died before it finished.
-    email.status = "sending"
-    email.next_attempt_at = utcnow() + outbox_service.CLAIM_LEASE
-    db.session.commit()
-    assert outbox_send().sent == 0  # the lease still runs: someone else may be sending it
-    report = outbox_send(now=utcnow() + timedelta(minutes=11))
+    now = utcnow()
+    assert outbox_service._claim(now, 10, "dead-sender", outbox_service.SendReport()) != []
+    db.session.refresh(email)
+    lease = timedelta(seconds=app.config["MAIL_CLAIM_LEASE_SECONDS"])
+    assert (email.status, email.claimed_by) == ("sending", "dead-sender")
+    assert email.next_attempt_at >= now + lease - timedelta(seconds=1)
+    assert outbox_send(now=now).sent == 0  # the lease still runs: someone else may be sending it
+    report = outbox_send(now=now + lease + timedelta(seconds=1))
     assert report.sent == 1
     db.session.refresh(email)
-    assert email.status == "sent"
+    assert (email.status, email.claimed_by) == ("sent", None)
+    assert len(outbox) == 1
+
+
+def test_claims_of_two_senders_never_overlap(db):
+    for n in range(25):
+        queue(f"k{n}", recipient=f"r{n}@example.org")
+    db.session.commit()
+    now = utcnow()
+    report = outbox_service.SendReport()
+    first = {row.id for row in outbox_service._claim(now, 10, "sender-a", report)}
+    second = {row.id for row in outbox_service._claim(now, 10, "sender-b", report)}
+    third = {row.id for row in outbox_service._claim(now, 10, "sender-c", report)}
+    assert (len(first), len(second), len(third)) == (10, 10, 5)
+    assert not (first & second or first & third or second & third)
+    assert outbox_service._claim(now, 10, "sender-d", report) == []
+
+
+def test_a_sender_that_lost_its_claim_does_not_send_those_rows(app, db):
+    for n in range(3):
+        queue(f"k{n}", recipient=f"r{n}@example.org")
+    db.session.commit()
+    now = utcnow()
+    report = outbox_service.SendReport()
+    rows = outbox_service._claim(now, 10, "slow-sender", report)
+    # The slow sender's lease ran out and another sender took one row back.
+    stolen = rows[1]
+    db.session.execute(sa.update(OutgoingEmail).where(OutgoingEmail.id == stolen.id).values(claimed_by="fast-sender"))
+    db.session.commit()
+    batch = outbox_service._Batch(rows, now, "slow-sender", report)
+    assert batch.keep_claim(list(rows)) == rows  # not time to renew yet: no query
+    batch.renewed -= app.config["MAIL_CLAIM_LEASE_SECONDS"]  # pretend a quarter lease has passed
+    kept = batch.keep_claim(list(rows))
+    assert [row.id for row in kept] == [rows[0].id, rows[2].id]
+    renewed = db.session.get(OutgoingEmail, rows[0].id)
+    db.session.refresh(renewed)
+    assert renewed.next_attempt_at > now + timedelta(seconds=app.config["MAIL_CLAIM_LEASE_SECONDS"] - 1)
+
+
+def test_rate_limiter_paces_sends():
+    from nlwerktdoor.mail import RateLimiter
+
+    clock = [100.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 6))
+        clock[0] += seconds
+
+    limiter = RateLimiter(4, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(5):
+        limiter.wait()
+    assert slept == [0.25, 0.25, 0.25, 0.25]
+    clock[0] += 10  # a pause earns no burst afterwards
+    limiter.wait()
+    limiter.wait()
+    assert slept[-1] == 0.25 and len(slept) == 5
+    unlimited = RateLimiter(0, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(3):
+        unlimited.wait()
+    assert len(slept) == 5
+
+
+def test_send_honours_the_rate_setting(app, db, outbox, monkeypatch):
+    from nlwerktdoor import mail
+
+    slept = []
+    monkeypatch.setattr(mail.time, "sleep", lambda seconds: slept.append(seconds))
+    app.config["MAIL_RATE_PER_SECOND"] = 2
+    for n in range(4):
+        queue(f"k{n}", recipient=f"r{n}@example.org")
+    db.session.commit()
+    assert outbox_send().sent == 4
+    # The fake sleep does not move the clock, so each wait is measured from the first send: 0.5, 1, 1.5 s.
+    assert len(slept) == 3
+    assert [round(s * 2) for s in slept] == [1, 2, 3]
+
+
+def test_a_lost_connection_reconnects_and_the_rest_of_the_batch_goes_out(app, db, outbox, monkeypatch):
+    import smtplib
+
+    from nlwerktdoor import mail
+
+    real_send = mail.Sender.send
+    calls = []
+
+    def flaky_send(self, message):
+        calls.append(message["To"])
+        if len(calls) == 2:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        real_send(self, message)
+
+    reconnects = []
+    monkeypatch.setattr(mail.Sender, "send", flaky_send)
+    monkeypatch.setattr(mail.Sender, "reconnect", lambda self: reconnects.append(1))
+    for n in range(4):
+        queue(f"k{n}", recipient=f"r{n}@example.org")
+    db.session.commit()
+    now = utcnow()
+    report = outbox_send(now=now)
+    assert (report.sent, report.retrying, report.waiting) == (3, 1, 1)
+    assert reconnects == [1]
+    in_flight = db.session.scalar(sa.select(OutgoingEmail).where(OutgoingEmail.recipient == "r1@example.org"))
+    assert in_flight.status == "pending" and in_flight.attempts == 1 and in_flight.next_attempt_at > now
+    assert "verbinding" in in_flight.last_error
 
 
 def test_a_broken_template_fails_without_stopping_the_batch(db, outbox):
@@ -306,3 +419,219 @@ def test_external_url_without_server_name_points_at_the_development_server(app):
     assert notifications.external_url("matches.detail", match_id=7) == "http://127.0.0.1:5000/matches/7"
     app.config.update(SERVER_NAME="werk.example.nl", PREFERRED_URL_SCHEME="https")
     assert notifications.external_url("matches.detail", match_id=7) == "https://werk.example.nl/matches/7"
+
+
+# --- permanent failures, suppression, the admin page --------------------------------------------------
+
+
+class PickyHandler:
+    """Refuses RCPT for some addresses with a reply; accepts the rest."""
+
+    def __init__(self, refused: dict[str, str]):
+        self.refused = refused
+        self.received = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return self.refused[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+@pytest.fixture
+def picky_smtp(app):
+    controllers = []
+
+    def start(refused: dict[str, str], mail_from_reply: str | None = None):
+        handler = PickyHandler(refused)
+        if mail_from_reply:
+            async def handle_MAIL(server, session, envelope, address, mail_options):
+                return mail_from_reply
+            handler.handle_MAIL = handle_MAIL
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        controllers.append(controller)
+        app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+        return handler
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def suppression_of(db, address):
+    from nlwerktdoor.models import EmailSuppression
+
+    return db.session.scalar(sa.select(EmailSuppression).where(EmailSuppression.address == address))
+
+
+def test_repeated_permanent_failures_suppress_the_address(app, db, picky_smtp):
+    handler = picky_smtp({"gone@example.org": "550 5.1.1 No such user"})
+    app.config["MAIL_SUPPRESS_AFTER"] = 2
+    queue("gone-1", recipient="gone@example.org")
+    queue("ok-1", recipient="ok@example.org")
+    db.session.commit()
+    report = outbox_send()
+    assert (report.sent, report.failed) == (1, 1)
+    strike = suppression_of(db, "gone@example.org")
+    assert strike.permanent_failures == 1 and strike.suppressed_at is None
+    assert not outbox_service.is_suppressed("gone@example.org")
+
+    # A later email waiting for its turn, and a second refusal: now the address is blocked.
+    later = queue("gone-later", recipient="Gone@Example.org")
+    later.next_attempt_at = utcnow() + timedelta(hours=1)
+    queue("gone-2", recipient="gone@example.org")
+    db.session.commit()
+    report = outbox_send()
+    assert report.failed == 1
+    db.session.refresh(strike)
+    db.session.refresh(later)
+    assert strike.permanent_failures == 2 and strike.suppressed_at is not None
+    assert "550" in strike.last_error
+    assert later.status == "suppressed"  # held, never tried
+
+    # New email to the address is recorded, visibly, as suppressed; nothing goes out.
+    held = queue("gone-3", recipient="GONE@example.org ")
+    db.session.commit()
+    assert held.status == "suppressed" and held.last_error
+    assert outbox_send().sent == 0
+    assert handler.received == ["ok@example.org"]
+    assert outbox_service.status_counts() == {"pending": 0, "sending": 0, "sent": 1, "failed": 2, "suppressed": 2,
+                                              "cancelled": 0}
+
+
+def test_a_refused_sender_address_is_not_held_against_the_recipient(app, db, picky_smtp):
+    picky_smtp({}, mail_from_reply="553 5.7.1 Sender address rejected")
+    app.config["MAIL_SUPPRESS_AFTER"] = 1
+    email = queue()
+    db.session.commit()
+    report = outbox_send()
+    db.session.refresh(email)
+    assert (email.status, email.attempts) == ("pending", 1)  # our configuration problem: try again later
+    assert "553" in email.last_error
+    assert report.failed == 0 and suppression_of(db, "iemand@example.org") is None
+
+
+def test_queue_to_an_address_suppressed_between_queueing_and_sending_is_held(app, db, outbox):
+    from nlwerktdoor.models import EmailSuppression
+
+    email = queue()
+    db.session.commit()
+    db.session.add(EmailSuppression(address="iemand@example.org", permanent_failures=3, suppressed_at=utcnow()))
+    db.session.commit()
+    report = outbox_send()
+    assert (report.sent, report.suppressed) == (0, 1)
+    db.session.refresh(email)
+    assert email.status == "suppressed" and email.claimed_by is None
+    assert outbox == []
+
+
+# --- admin page ------------------------------------------------------------------------------------------
+
+
+def csrf_from(client, url="/beheer/mail"):
+    import re
+
+    page = client.get(url).get_data(as_text=True)
+    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def problem_rows(db):
+    from nlwerktdoor.models import EmailSuppression
+
+    failed = queue("failed", recipient="kapot@example.org")
+    failed.status, failed.attempts, failed.last_error = "failed", 10, "451 4.3.0 try later"
+    held = queue("held", recipient="weg@example.org")
+    held.status, held.last_error = "suppressed", outbox_service.SUPPRESSED_NOTE
+    suppression = EmailSuppression(address="weg@example.org", permanent_failures=3, suppressed_at=utcnow(),
+                                   last_error="550 5.1.1 No such user")
+    queue("waiting", recipient="wacht@example.org")
+    db.session.add(suppression)
+    db.session.commit()
+    return failed, held, suppression
+
+
+MAIL_URLS = [("get", "/beheer/mail"), ("post", "/beheer/mail/1/opnieuw"), ("post", "/beheer/mail/blokkades/1/opheffen")]
+
+
+@pytest.mark.parametrize("method, url", MAIL_URLS)
+def test_mail_pages_send_anonymous_visitors_to_log_in(client, db, method, url):
+    response = getattr(client, method)(url)
+    assert response.status_code in (302, 400)  # POST without a CSRF token may be refused before the login check
+    if response.status_code == 302:
+        assert "/account/inloggen" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", ["worker", "employer", "coordinator"])
+@pytest.mark.parametrize("method, url", MAIL_URLS)
+def test_mail_pages_are_for_admins_only(client, db, login_as, role, method, url):
+    problem_rows(db)
+    login_as(make_user(role=role))
+    token = csrf_from(client, "/account/inloggen")
+    data = {"csrf_token": token} if method == "post" else None
+    response = getattr(client, method)(url, data=data)
+    assert response.status_code == 403
+    assert db.session.scalar(sa.select(OutgoingEmail.status).where(OutgoingEmail.id == 1)) == "failed"
+
+
+def test_admin_sees_counts_failed_and_suppressed_mail(client, db, login_as):
+    failed, held, _suppression = problem_rows(db)
+    login_as(make_user(role="admin"))
+    page = client.get("/beheer/mail").get_data(as_text=True)
+    assert 'data-status="failed"><a href="/beheer/mail?status=failed">1<' in page
+    assert 'data-status="pending"><a href="/beheer/mail?status=pending">1<' in page
+    assert "kapot@example.org" in page and "451 4.3.0 try later" in page
+    assert "weg@example.org" in page and "550 5.1.1 No such user" in page
+    assert "wacht@example.org" not in page  # waiting mail is not a problem
+    # Filters: by status and by recipient.
+    page = client.get("/beheer/mail?status=pending").get_data(as_text=True)
+    assert "wacht@example.org" in page and "kapot@example.org" not in page
+    page = client.get("/beheer/mail?ontvanger=KAPOT").get_data(as_text=True)
+    assert f'data-email="{failed.id}"' in page and f'data-email="{held.id}"' not in page
+    assert client.get("/beheer/mail?status=nonsense&ontvanger=%25&soort=x").status_code == 200
+
+
+def test_admin_retries_a_failed_email_which_then_goes_out(client, db, login_as, outbox):
+    failed, held, _suppression = problem_rows(db)
+    login_as(make_user(role="admin"))
+    assert client.post(f"/beheer/mail/{failed.id}/opnieuw").status_code == 400  # no CSRF token
+    response = client.post(f"/beheer/mail/{failed.id}/opnieuw", data={"csrf_token": csrf_from(client)})
+    assert response.status_code == 302
+    db.session.refresh(failed)
+    assert (failed.status, failed.attempts) == ("pending", 0)
+    outbox_send()
+    assert [m["To"] for m in outbox] == ["kapot@example.org", "wacht@example.org"]
+    assert outbox[0]["Message-ID"] == failed.message_id
+
+    # A held email cannot be retried while its address is blocked.
+    response = client.post(f"/beheer/mail/{held.id}/opnieuw", data={"csrf_token": csrf_from(client)},
+                           follow_redirects=True)
+    assert "Hef eerst de blokkade op" in response.get_data(as_text=True)
+    db.session.refresh(held)
+    assert held.status == "suppressed"
+    assert client.post("/beheer/mail/9999/opnieuw", data={"csrf_token": csrf_from(client)}).status_code == 404
+
+
+@pytest.mark.parametrize("resend, expected", [(True, "pending"), (False, "suppressed")])
+def test_admin_lifts_a_suppression(client, db, login_as, outbox, resend, expected):
+    _failed, held, suppression = problem_rows(db)
+    login_as(make_user(role="admin"))
+    data = {"csrf_token": csrf_from(client)}
+    if resend:
+        data["resend"] = "y"
+    response = client.post(f"/beheer/mail/blokkades/{suppression.id}/opheffen", data=data)
+    assert response.status_code == 302
+    db.session.refresh(suppression)
+    db.session.refresh(held)
+    assert suppression.suppressed_at is None and suppression.permanent_failures == 0 and suppression.lifted_at
+    assert held.status == expected
+    assert not outbox_service.is_suppressed("weg@example.org")
+    assert queue("new", recipient="weg@example.org").status == "pending"
+    db.session.commit()
+    assert client.post("/beheer/mail/blokkades/9999/opheffen", data={"csrf_token": csrf_from(client)}).status_code == 404

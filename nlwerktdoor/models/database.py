@@ -35,11 +35,24 @@ StringList = sa.JSON
 
 
 def configure_engine(app: Flask) -> None:
-    """SQLite: enforce foreign keys and wait for a lock instead of failing at once."""
+    """SQLite: enforce foreign keys, wait for a lock instead of failing at once, and (for a file) WAL
+    plus BEGIN IMMEDIATE, so the development server and the scheduler can share one file.
+
+    Why: left alone, pysqlite only sends BEGIN before the first INSERT/UPDATE/DELETE, so the reads
+    before it run outside the transaction (another process may change what was read: lost updates).
+    A real deferred BEGIN fixes that but asks for the write lock only at the first write; if another
+    process committed in between, SQLite cannot upgrade and fails at once with "database is locked"
+    (the busy timeout does not help). BEGIN IMMEDIATE takes the write lock up front, so a second
+    writer waits (up to the busy timeout) instead. The cost: file-SQLite transactions run one at a
+    time — fine for the embedded default; production uses PostgreSQL, which this leaves untouched.
+    tests/test_job_faults.py shows both failure modes disappear.
+    """
     from ..extensions import db
 
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri.startswith("sqlite"):
         return
+    in_memory = uri in ("sqlite://", "sqlite:///:memory:") or ":memory:" in uri or "mode=memory" in uri
 
     with app.app_context():
         engine = db.engine
@@ -49,6 +62,16 @@ def configure_engine(app: Flask) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
-        if app.config["SQLALCHEMY_DATABASE_URI"] not in ("sqlite://", "sqlite:///:memory:"):
+        if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a commit no longer waits for fsync
         cursor.close()
+        if not in_memory:
+            # SQLAlchemy's pysqlite recipe: turn off the driver's own BEGIN handling, emit ours below.
+            dbapi_connection.isolation_level = None
+
+    if not in_memory:
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -46,6 +46,8 @@ class Shortage(db.Model):
         sa.CheckConstraint("positions >= 1", name="ck_shortage_positions"),
         sa.CheckConstraint("status IN ('open','filled','closed')", name="ck_shortage_status"),
         sa.CheckConstraint("source IN ('own','feed')", name="ck_shortage_source"),
+        # The public list reads open shortages by postcode area (services/shortages.public_shortages).
+        sa.Index("ix_shortages_status_pc4", "status", "pc4", "organisation_id"),
     )
 
     @property

@@ -234,20 +234,31 @@ def public_shortages(
             query.order_by(Shortage.created_at.desc(), Shortage.id.desc()).limit(per_page).offset((page - 1) * per_page)
         )
         return postings.Page([PublicShortage(s, None) for s in shortages], page, per_page, total)
-    # Distances need the postcode index, which lives in memory, so the radius is applied here;
-    # the open shortages of verified organisations number in the thousands at most.
-    within = []
-    for shortage in db.session.scalars(query):
-        place = reference.place(shortage.pc4)
-        if place is None:
-            continue
-        distance = reference.distance_km(origin.lat, origin.lon, place.lat, place.lon)
-        if radius_km is None or distance <= radius_km:
-            within.append(PublicShortage(shortage, distance))
-    within.sort(key=lambda item: (item.distance_km, -item.shortage.id))
-    page = _clamp_page(page, len(within), per_page)
-    start = (page - 1) * per_page
-    return postings.Page(within[start : start + per_page], page, per_page, len(within))
+    # The postcode index lives in memory: it names the PC4 areas within the radius, nearest first. The
+    # database counts the open shortages per area (an index scan), and only the page shown is loaded.
+    nearby = reference.places_within(origin.pc4, radius_km if radius_km is not None else 1000)
+    counts = dict(
+        db.session.execute(
+            query.with_only_columns(Shortage.pc4, sa.func.count()).where(Shortage.pc4.in_(list(nearby)))
+            .group_by(Shortage.pc4)
+        ).all()
+    ) if nearby else {}
+    areas = sorted(counts, key=lambda area: (nearby[area], area))
+    total = sum(counts.values())
+    page = _clamp_page(page, total, per_page)
+    start, items, seen = (page - 1) * per_page, [], 0
+    for area in areas:
+        if len(items) == per_page:
+            break
+        if seen + counts[area] > start:
+            skip = max(start - seen, 0)
+            rows = db.session.scalars(
+                query.where(Shortage.pc4 == area).order_by(Shortage.id.desc())
+                .offset(skip).limit(per_page - len(items))
+            )
+            items.extend(PublicShortage(shortage, nearby[area]) for shortage in rows)
+        seen += counts[area]
+    return postings.Page(items, page, per_page, total)
 
 
 def _clamp_page(page: int | None, total: int, per_page: int) -> int:

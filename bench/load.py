@@ -1,0 +1,283 @@
+"""Load test (issue 5, "Load"): gunicorn + PostgreSQL under locust users who browse, search the public
+list by postcode, log in and post. Prints p50/p95/p99 latency, requests per second and errors per
+endpoint. A benchmark, run on demand; nothing here is asserted in the test suite.
+
+Needs the `bench` extra (`pip install -e '.[bench]'`: gunicorn and locust). See bench/README.md.
+
+    python bench/load.py fill  --database postgresql+psycopg://postgres@127.0.0.1:5432/bench --shortages 300000
+    python bench/load.py serve --database … --workers 4            # gunicorn on 127.0.0.1:8000 (blocks)
+    python bench/load.py run   --users 200 --seconds 60 [--with-matching --database …]
+    python bench/load.py all   --database … --shortages 300000 --users 200 --seconds 60   # fill + serve + run
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEMO_PASSWORD = "nlwerktdoor-demo"
+DEMO_EMPLOYER = "hr@demo-groei.nlwerktdoor.nl"
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+# --- filling the database --------------------------------------------------------------------------
+
+
+def fill(database_url: str, shortages: int, seed: int = 2020) -> None:
+    """Schema, the demo data, then `shortages` generated open shortages by COPY."""
+    from nlwerktdoor import create_app, reference
+    from nlwerktdoor.extensions import db
+    from nlwerktdoor.models import Organisation, Shortage
+    from nlwerktdoor.services import demo
+
+    app = create_app("development", SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="bench")
+    with app.app_context():
+        db.create_all()  # from the models (the benchmark database is throwaway; production uses `db upgrade`)
+        print(demo.seed_demo(random_seed=seed, only_if_empty=True).summary(), flush=True)
+        orgs = db.session.execute(
+            db.select(Organisation.id, Organisation.sector_code)
+            .where(Organisation.side == "growing", Organisation.verified_at.is_not(None))
+        ).all()
+        have = db.session.scalar(db.select(db.func.count(Shortage.id)))
+        missing = max(0, shortages - have)
+        print(f"shortages: {have} present, generating {missing}", flush=True)
+        if not missing:
+            return
+        rng = random.Random(seed)
+        occupations = [o for o in reference.occupations().values() if o.essential_skills]
+        pc4s = list(reference.places())
+        columns = ["organisation_id", "source", "sector_code", "title", "description", "occupation_id",
+                   "required_skills", "nice_skills", "positions", "filled_positions", "pc4", "max_distance_km",
+                   "start_date", "hours_per_week", "certificates", "training_offered", "open_hiring",
+                   "contact_email", "status", "created_at", "updated_at"]
+        started = time.perf_counter()
+        now = datetime.now(timezone.utc)
+        raw = db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            with cursor.copy(f"COPY shortages ({', '.join(columns)}) FROM STDIN") as copy:
+                for n in range(missing):
+                    org_id, sector = orgs[n % len(orgs)]
+                    occupation = rng.choice(occupations)
+                    skills = list(occupation.essential_skills)[:12]
+                    created = now - timedelta(minutes=rng.randrange(60 * 24 * 60))
+                    copy.write_row((
+                        org_id, "own", sector, f"{occupation.label('nl')} {n}"[:200],
+                        "", occupation.id, json.dumps(skills), "[]", rng.randint(1, 5), 0, rng.choice(pc4s),
+                        rng.choice((10, 25, 50)), date.today() + timedelta(days=rng.randrange(90)),
+                        rng.choice((16, 24, 32, 36)), "[]", rng.random() < 0.3, rng.random() < 0.1,
+                        "werving@bench.example", "open", created, created,
+                    ))
+            raw.commit()
+        finally:
+            raw.close()
+        db.session.execute(db.text("ANALYZE shortages"))
+        db.session.commit()
+        print(f"generated {missing} shortages in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def create_bench_app():
+    """The app gunicorn serves in the benchmark: production settings, rate limits off (all users share one IP)."""
+    from nlwerktdoor import create_app
+
+    return create_app("production", RATELIMIT_ENABLED=False, SESSION_COOKIE_SECURE=False, SECRET_KEY="bench",
+                      PREFERRED_URL_SCHEME="http")
+
+
+def serve(database_url: str, workers: int, port: int = 8000) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING",
+           "SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS": "0"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+         "--pythonpath", f"{ROOT},{ROOT / 'bench'}", "--log-level", "warning", "--backlog", "2048",
+         "load:create_bench_app()"],
+        cwd=ROOT, env=env,
+    )
+
+
+# --- the users -------------------------------------------------------------------------------------
+
+try:
+    from locust import FastHttpUser, between, task
+except ImportError:  # `fill` and `serve` work without locust
+    FastHttpUser = object
+
+    def task(weight=1):
+        return lambda f: f if callable(weight) else f
+
+    def between(a, b):
+        return None
+
+
+PC4S: list[str] = []
+MAX_SHORTAGE_ID = [1]
+
+
+class Visitor(FastHttpUser):
+    """Browses and searches the public list of shortages (most of the traffic)."""
+
+    wait_time = between(0.5, 1.5)
+    weight = 8
+
+    @task(3)
+    def search_by_postcode(self):
+        pc4 = random.choice(PC4S) if PC4S else "3511"
+        self.client.get(f"/tekorten/?postcode={pc4}&radius=25", name="search /tekorten/?postcode")
+
+    @task(2)
+    def public_list(self):
+        self.client.get(f"/tekorten/?pagina={random.randint(1, 20)}", name="list /tekorten/")
+
+    @task(1)
+    def home(self):
+        self.client.get("/", name="home /")
+
+    @task(2)
+    def shortage_detail(self):
+        with self.client.get(f"/tekorten/vacature/{random.randint(1, MAX_SHORTAGE_ID[0])}",
+                             name="detail /tekorten/vacature/<id>", catch_response=True) as response:
+            if response.status_code == 404:  # closed or unverified: a correct answer
+                response.success()
+
+
+class Employer(FastHttpUser):
+    """Logs in as the demo care group and posts a shortage now and then."""
+
+    wait_time = between(1, 3)
+    weight = 2
+
+    def on_start(self):
+        page = self.client.get("/account/inloggen", name="login form")
+        token = CSRF.search(page.text or "")
+        self.client.post("/account/inloggen", name="login POST",
+                         data={"email": DEMO_EMPLOYER, "password": DEMO_PASSWORD, "csrf_token": token.group(1) if token else ""})
+
+    @task(3)
+    def own_list(self):
+        self.client.get("/tekorten/mijn", name="own list /tekorten/mijn")
+
+    @task(1)
+    def post_shortage(self):
+        page = self.client.get("/tekorten/nieuw", name="new form /tekorten/nieuw")
+        token = CSRF.search(page.text or "")
+        self.client.post("/tekorten/nieuw", name="post /tekorten/nieuw", data={
+            "csrf_token": token.group(1) if token else "", "title": "Zorghulp (load test)", "occupation": "zorghulp",
+            "positions": "2", "postcode": random.choice(PC4S) if PC4S else "3511", "max_distance_km": "25",
+            "start_date": (date.today() + timedelta(days=30)).isoformat(), "hours_per_week": "24",
+            "contact_email": "werving@bench.example",
+        })
+
+
+# --- running and reporting -------------------------------------------------------------------------
+
+
+def run(host: str, users: int, seconds: int, spawn_rate: float, matching_database: str | None) -> None:
+    import gevent
+    from locust.env import Environment
+    from nlwerktdoor import reference
+
+    PC4S[:] = list(reference.places())
+    MAX_SHORTAGE_ID[0] = int(os.environ.get("BENCH_MAX_SHORTAGE_ID", "300000"))
+    env = Environment(user_classes=[Visitor, Employer], host=host)
+    runner = env.create_local_runner()
+    matcher = _MatchingLoop(matching_database) if matching_database else None
+    runner.start(users, spawn_rate=spawn_rate)
+    if matcher:
+        matcher.start()
+    gevent.spawn_later(seconds, runner.quit)
+    started = time.perf_counter()
+    runner.greenlet.join()
+    elapsed = time.perf_counter() - started
+    if matcher:
+        matcher.stop()
+    report(env.stats, elapsed, users, matcher)
+
+
+class _MatchingLoop:
+    """`nlwerktdoor match run` over and over while the load runs ("p95 while a matching run is going")."""
+
+    def __init__(self, database_url: str):
+        self.database_url, self.halt, self.runs = database_url, threading.Event(), []
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.halt.set()
+        self.thread.join(600)
+
+    def _loop(self):
+        env = {**os.environ, "DATABASE_URL": self.database_url, "SECRET_KEY": "bench", "NLWERKTDOOR_CONFIG": "production"}
+        while not self.halt.is_set():
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "flask", "--app", "nlwerktdoor", "match", "run"], cwd=ROOT,
+                                  env=env, capture_output=True, text=True)
+            self.runs.append((time.perf_counter() - started, done.returncode, done.stdout.strip()[-200:]))
+
+
+def report(stats, elapsed: float, users: int, matcher=None) -> None:
+    rows = sorted(stats.entries.values(), key=lambda e: (-e.num_requests, e.name))
+    print(f"\n{users} users, {elapsed:.0f} s")
+    header = f"{'endpoint':<36} {'method':<6} {'reqs':>7} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7} {'5xx':>5}"
+    print(header)
+    print("-" * len(header))
+    server_errors = {}
+    for error in stats.errors.values():
+        if re.search(r"\b5\d\d\b", str(error.error)):
+            server_errors[(error.name, error.method)] = server_errors.get((error.name, error.method), 0) + error.occurrences
+    for entry in rows + [stats.total]:
+        print(f"{entry.name[:36]:<36} {entry.method or '':<6} {entry.num_requests:>7} {entry.num_requests / elapsed:>7.1f} "
+              f"{entry.get_response_time_percentile(0.5):>7.0f} {entry.get_response_time_percentile(0.95):>7.0f} "
+              f"{entry.get_response_time_percentile(0.99):>7.0f} {entry.num_failures:>7} "
+              f"{server_errors.get((entry.name, entry.method), sum(server_errors.values()) if entry is stats.total else 0):>5}")
+    for error in stats.errors.values():
+        print(f"  error {error.method} {error.name}: {error.error} x{error.occurrences}")
+    if matcher is not None:
+        print(f"matching runs during the load: {len(matcher.runs)}: "
+              + "; ".join(f"{t:.1f} s rc={rc} {out}" for t, rc, out in matcher.runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["fill", "serve", "run", "all"])
+    parser.add_argument("--database", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--shortages", type=int, default=300_000)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2)
+    parser.add_argument("--host", default="http://127.0.0.1:8000")
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--spawn-rate", type=float, default=50)
+    parser.add_argument("--with-matching", action="store_true", help="run `match run` in a loop during the load")
+    args = parser.parse_args()
+    if args.command in ("fill", "all"):
+        fill(args.database, args.shortages)
+    if args.command == "serve":
+        serve(args.database, args.workers).wait()
+    if args.command == "run":
+        run(args.host, args.users, args.seconds, args.spawn_rate, args.database if args.with_matching else None)
+    if args.command == "all":
+        server = serve(args.database, args.workers)
+        try:
+            time.sleep(4)
+            run(args.host, args.users, args.seconds, args.spawn_rate, args.database if args.with_matching else None)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(30)
+
+
+if __name__ == "__main__":
+    main()
