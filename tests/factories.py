@@ -2,8 +2,6 @@
 import itertools
 from datetime import date, datetime, timezone
 
-from werkzeug.security import generate_password_hash
-
 from nlwerktdoor import reference
 from nlwerktdoor.extensions import db
 from nlwerktdoor.models import Organisation, Shortage, StaffListing, User, WorkerProfile
@@ -15,9 +13,12 @@ _PASSWORD_HASH = None
 
 
 def _password_hash():
+    """argon2id with the test settings (cheap), so logging in neither rehashes nor takes long."""
     global _PASSWORD_HASH
     if _PASSWORD_HASH is None:
-        _PASSWORD_HASH = generate_password_hash(PASSWORD)
+        from nlwerktdoor.services.accounts import hash_password
+
+        _PASSWORD_HASH = hash_password(PASSWORD)
     return _PASSWORD_HASH
 
 
@@ -32,7 +33,9 @@ def essential_skills(label_en: str) -> list[str]:
 
 
 def make_user(role="worker", organisation=None, email=None, name=None, **kw) -> User:
+    """A user whose email address is verified; pass email_verified_at=None for one that is not."""
     n = next(_counter)
+    kw.setdefault("email_verified_at", datetime.now(timezone.utc))
     user = User(
         email=email or f"user{n}@example.org",
         name=name or f"Persoon {n}",

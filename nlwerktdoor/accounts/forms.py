@@ -109,3 +109,34 @@ class SetPasswordForm(FlaskForm):
 
 class InviteColleagueForm(FlaskForm):
     email = _email_field(_l("E-mailadres van je collega"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Huidig wachtwoord"), validators=[DataRequired(_l("Vul je huidige wachtwoord in."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password, confirm = _new_password_fields()
+
+
+def _code_field(label=None):
+    return StringField(
+        label or _l("Code"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Vul de code in.")), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"},
+    )
+
+
+class SecondFactorForm(FlaskForm):
+    code = _code_field(_l("Code uit je app (6 cijfers) of een reservecode"))
+
+
+class EnableSecondFactorForm(FlaskForm):
+    code = _code_field(_l("Code uit je app (6 cijfers)"))
+
+
+class DisableSecondFactorForm(FlaskForm):
+    password = PasswordField(_l("Wachtwoord"), validators=[DataRequired(_l("Vul je wachtwoord in."))],
+                             render_kw={"autocomplete": "current-password"})
+    code = _code_field(_l("Code uit je app (6 cijfers) of een reservecode"))

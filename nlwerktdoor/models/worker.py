@@ -33,6 +33,13 @@ class WorkerProfile(db.Model):
     listing_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_listings.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Retention (docs/privacy.md): "still available?" asked at (None = no open question), last confirmed at
+    # (the 8-week clock; None = count from consent_at), withdrawn at (erased 30 days later).
+    reconfirm_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reconfirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "Bewaar mijn profiel voor een volgende crisis": kept (paused) when an admin declares the crisis over.
+    reserve_pool: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     user = relationship("User", back_populates="worker_profile")
     listing = relationship("StaffListing")

@@ -132,6 +132,17 @@ class _FileError(Exception):
 
 
 def _decode(data: bytes | str) -> tuple[str, str]:
+    text, encoding = _decode_text(data)
+    if "\x00" in text:
+        # A NUL is never text (PostgreSQL refuses it too): the file is binary or saved as UTF-16 without a BOM.
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise _FileError([RowError(line, "", _(
+            "Dit bestand bevat een onleesbaar teken (NUL) op regel %(line)s. "
+            "Sla het op als 'CSV UTF-8 (door komma's gescheiden)' en probeer het opnieuw.", line=line))])
+    return text, encoding
+
+
+def _decode_text(data: bytes | str) -> tuple[str, str]:
     if isinstance(data, str):
         return data.removeprefix("\ufeff"), "utf-8"
     if data.startswith(b"\xef\xbb\xbf"):
@@ -188,6 +199,8 @@ def _read_rows(text: str, kind: str, operator: bool) -> tuple[dict[str, int], li
     except csv.Error as error:
         raise _FileError([RowError(reader.line_num, "", _(
             "Deze regel kunnen we niet lezen (%(reason)s). Controleer de aanhalingstekens.", reason=str(error)))])
+    if header is None:  # only quotes or separators: no cell with text, so no header either
+        raise _FileError([RowError(1, "", _("Het bestand is leeg."))])
 
     positions: dict[str, int] = {}
     for index, name in enumerate(header or []):

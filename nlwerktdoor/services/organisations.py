@@ -9,6 +9,7 @@ from .. import reference
 from ..errors import NotAllowedError, NotFoundError
 from ..extensions import db
 from ..models import Match, Organisation, Shortage, StaffListing, User, WorkerProfile
+from . import audit
 
 VERIFIER_ROLES = ("coordinator", "admin")
 
@@ -24,6 +25,8 @@ def verify(org_id: int, acting_user: User) -> Organisation:
     if organisation.verified_at is None:
         organisation.verified_at = datetime.now(timezone.utc)
         organisation.verified_by_id = acting_user.id
+        audit.record(acting_user, "organisation.verify", organisation, name=organisation.name,
+                     kvk_number=organisation.kvk_number)
         db.session.commit()
     return organisation
 

@@ -5,6 +5,7 @@ from ..errors import ValidationError
 from ..extensions import db
 from ..models import Sector
 from ..models.sector import DEFAULT_SECTORS, TRENDS
+from . import audit
 
 
 def ensure_default_sectors() -> None:
@@ -29,12 +30,15 @@ def resolve_sector(text: str) -> Sector | None:
     return None
 
 
-def set_trend(code: str, trend: str) -> Sector:
+def set_trend(code: str, trend: str, acting_user=None) -> Sector:
+    """Change a sector's trend; a real change is written to the audit log (acting_user None = the system)."""
     if trend not in TRENDS:
         raise ValidationError("Onbekende trend.", field="trend")
     sector = db.session.get(Sector, code)
     if sector is None:
         raise ValidationError("Onbekende sector.", field="code")
-    sector.trend = trend
+    if sector.trend != trend:
+        audit.record(acting_user, "sector.set_trend", sector, before=sector.trend, after=trend)
+        sector.trend = trend
     db.session.commit()
     return sector

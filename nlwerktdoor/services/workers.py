@@ -13,14 +13,15 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
-from werkzeug.security import generate_password_hash
 
 from .. import reference
 from ..errors import DomainError, NotAllowedError, NotFoundError
 from ..extensions import db
 from ..models import Invitation, Match, Sector, Shortage, User, WorkerProfile
+from ..models.database import utcnow
+from . import accounts
 
-MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_LENGTH = accounts.MIN_PASSWORD_LENGTH  # one password policy for every way in
 MAX_DISTANCE_KM = 200
 MAX_HOURS_PER_WEEK = 60
 # Language codes a worker can tick; "nl" and "en" first (DESIGN.md: languages).
@@ -42,6 +43,7 @@ class ProfileData:
     certificates: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=lambda: ["nl"])
     phone: str | None = None
+    reserve_pool: bool = False  # "bewaar mijn profiel voor een volgende crisis"
 
 
 @dataclass
@@ -150,6 +152,8 @@ def _apply_profile(user: User, data: ProfileData, consent_given: bool) -> Worker
         profile.consent_version = version
     if profile.status == "withdrawn" or profile.status is None:
         profile.status = "active"
+        profile.withdrawn_at = None
+    profile.reserve_pool = bool(data.reserve_pool)
     return profile
 
 
@@ -189,16 +193,24 @@ def resume(user: User) -> WorkerProfile:
     if profile.status != "paused":
         raise DomainError(_("Je profiel is al actief."), field="status")
     profile.status = "active"
+    profile.reconfirm_requested_at = None  # resuming answers an open "still available?" question
+    profile.reconfirmed_at = _now()
     db.session.commit()
     return profile
 
 
 def withdraw(user: User) -> WorkerProfile:
-    """Withdrawn: not matched and the consent is cleared; coming back needs a new yes."""
+    """Withdrawn: not matched, the consent is cleared and unsent emails about the person are
+    cancelled; coming back needs a new yes. Erased WITHDRAWN_DELETE_DAYS later (services/privacy.py)."""
+    from . import privacy
+
     profile = _own_profile(user)
     profile.status = "withdrawn"
     profile.consent_at = None
     profile.consent_version = None
+    profile.withdrawn_at = _now()
+    profile.reconfirm_requested_at = None
+    privacy.cancel_unsent_about(user, profile)
     db.session.commit()
     return profile
 
@@ -259,17 +271,16 @@ def accept_invitation(
             name = (account.name or "").strip()
             if not name:
                 raise DomainError(_("Vul je naam in."), field="name")
-            if len(account.password or "") < MIN_PASSWORD_LENGTH:
-                raise DomainError(
-                    _("Kies een wachtwoord van minstens %(n)s tekens.", n=MIN_PASSWORD_LENGTH), field="password"
-                )
+            accounts.checked_password(account.password)
             if account_exists(invitation.email):
                 raise DomainError(_("Er bestaat al een account met dit e-mailadres. Log eerst in."), field="email")
             user = User(
                 email=invitation.email.strip().lower(),
                 name=name[:200],
-                password_hash=generate_password_hash(account.password),
+                password_hash=accounts.hash_password(account.password),
                 role="worker",
+                # The invitation link was sent to this address: opening it proves the address.
+                email_verified_at=utcnow(),
             )
             db.session.add(user)
         profile = _apply_profile(user, data, consent_given)

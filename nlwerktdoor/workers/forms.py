@@ -1,11 +1,30 @@
 """Forms of the worker pages: the opt-in profile (with consent) and the invitation's account fields."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, PasswordField, StringField, TelField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    StringField,
+    TelField,
+)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..forms import CertificatesField, MultiCheckboxField, OccupationField, PostcodeField, SkillListField
-from ..services.workers import MAX_DISTANCE_KM, MAX_HOURS_PER_WEEK, MIN_PASSWORD_LENGTH, ProfileData
+from ..forms import (
+    CertificatesField,
+    MultiCheckboxField,
+    OccupationField,
+    PostcodeField,
+    SkillListField,
+)
+from ..services.workers import (
+    MAX_DISTANCE_KM,
+    MAX_HOURS_PER_WEEK,
+    MIN_PASSWORD_LENGTH,
+    ProfileData,
+)
 
 LANGUAGE_NAMES = {
     "nl": _l("Nederlands"),
@@ -75,6 +94,7 @@ class ProfileForm(FlaskForm):
     consent = BooleanField(
         _l("Ja, ik geef toestemming zoals hierboven beschreven."), validators=[InputRequired(CONSENT_REQUIRED)]
     )
+    reserve_pool = BooleanField(_l("Bewaar mijn profiel voor een volgende crisis"))
 
     def __init__(self, *args, sectors=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -93,6 +113,7 @@ class ProfileForm(FlaskForm):
             certificates=list(self.certificates.data or []),
             languages=list(self.languages.data or []),
             phone=self.phone.data,
+            reserve_pool=bool(self.reserve_pool.data),
         )
 
 
@@ -114,3 +135,29 @@ class InvitationForm(ProfileForm):
 
 class InvitationProfileForm(ProfileForm):
     """The invitation form for someone who is already logged in as a worker: no account fields."""
+
+
+class ReconsentForm(FlaskForm):
+    """A new consent text: the worker says yes again (or withdraws on the profile page)."""
+
+    consent = BooleanField(
+        _l("Ja, ik geef toestemming zoals hierboven beschreven."), validators=[InputRequired(CONSENT_REQUIRED)]
+    )
+
+
+class EraseForm(FlaskForm):
+    """"Mijn gegevens wissen": a confirmation and the password."""
+
+    confirm = BooleanField(
+        _l("Ja, wis al mijn gegevens. Dit kan niet ongedaan worden gemaakt."),
+        validators=[InputRequired(_l("Vink aan dat je al je gegevens wilt laten wissen."))],
+    )
+    password = PasswordField(_l("Je wachtwoord"), validators=[InputRequired(_l("Vul je wachtwoord in."))])
+
+
+class StillAvailableForm(FlaskForm):
+    answer = RadioField(
+        _l("Ben je nog beschikbaar voor ander werk?"),
+        choices=[("yes", _l("Ja, ik ben nog beschikbaar")), ("no", _l("Nee, pauzeer mijn profiel"))],
+        validators=[InputRequired(_l("Kies ja of nee."))],
+    )

@@ -1,16 +1,35 @@
 """Worker pages: the opt-in profile with consent, pause / resume / withdraw, own matches, invitations."""
-from flask import current_app, flash, redirect, render_template, url_for
+import json
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user, login_user, logout_user
 
 from ..auth import role_required
-from ..errors import DomainError
-from ..services import invitations
+from ..errors import DomainError, NotFoundError
+from ..services import invitations, privacy
 from ..services import workers as service
 from ..services.sectors import all_sectors
+from ..services.suggestions import suggestions_for
 from . import bp
-from .forms import InvitationForm, InvitationProfileForm, ProfileForm
+from .forms import (
+    EraseForm,
+    InvitationForm,
+    InvitationProfileForm,
+    ProfileForm,
+    ReconsentForm,
+    StillAvailableForm,
+)
 
 _TREND_ORDER = {"growing": 0, "neutral": 1, "shrinking": 2}
 
@@ -55,6 +74,7 @@ def _initial(data: service.ProfileData | None, profile=None, phone=None) -> dict
         "languages": data.languages or ["nl"],
         "phone": phone,
         "consent": bool(profile is not None and profile.has_consent),
+        "reserve_pool": bool(profile is not None and profile.reserve_pool),
     }
 
 
@@ -118,11 +138,19 @@ def withdraw():
     )
 
 
+SUGGEST_BELOW_MATCHES = 3
+
+
 @bp.get("/matches")
 @role_required("worker")
 def matches():
     profile = service.profile_of(current_user)
-    return render_template("workers/matches.html", matches=service.matches_for(current_user), profile=profile)
+    found = service.matches_for(current_user)
+    # Few or no matches: show where people with the same skills also fit (adjacent occupations).
+    few = profile is not None and len(found) < SUGGEST_BELOW_MATCHES
+    return render_template(
+        "workers/matches.html", matches=found, profile=profile, suggestions=suggestions_for(profile) if few else []
+    )
 
 
 @bp.route("/uitnodiging/<token>", methods=["GET", "POST"])
@@ -170,3 +198,80 @@ def accept_invitation(token: str):
     return render_template(
         "workers/invitation.html", form=form, invitation=invitation, logged_in=logged_in, **_page_context()
     )
+
+
+# ---------------------------------------------------------------- privacy: consent, export, erasure
+
+
+# Pages a worker with consent to an older text may still open before answering the new one.
+RECONSENT_EXEMPT = {"workers.reconsent", "workers.export", "workers.erase", "workers.withdraw",
+                    "workers.still_available"}
+
+
+@bp.before_app_request
+def _ask_for_new_consent():
+    """A new consent text (CONSENT_VERSION): on their next visit a worker is asked again first."""
+    if request.method != "GET" or request.blueprint not in ("workers", "matches", "public"):
+        return None
+    if request.endpoint in RECONSENT_EXEMPT or not current_user.is_authenticated or current_user.role != "worker":
+        return None
+    if privacy.needs_reconsent(service.profile_of(current_user)):
+        return redirect(url_for("workers.reconsent"))
+    return None
+
+
+@bp.route("/toestemming", methods=["GET", "POST"])
+@role_required("worker")
+def reconsent():
+    profile = service.profile_of(current_user)
+    form = ReconsentForm()
+    if form.validate_on_submit():
+        try:
+            privacy.reconsent(current_user, form.consent.data)
+        except DomainError as error:
+            _show_error(form, error)
+        else:
+            flash(_("Dank je. We zoeken weer passend werk voor je."))
+            return redirect(url_for(".profile"))
+    return render_template("workers/reconsent.html", form=form, profile=profile,
+                           needed=privacy.needs_reconsent(profile), **_page_context())
+
+
+@bp.get("/mijn-gegevens.json")
+@role_required("worker")
+def export():
+    body = json.dumps(privacy.export_user(current_user._get_current_object()), ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="nlwerktdoor-mijn-gegevens.json"'})
+
+
+@bp.route("/gegevens-wissen", methods=["GET", "POST"])
+@role_required("worker")
+def erase():
+    form = EraseForm()
+    if form.validate_on_submit():
+        try:
+            privacy.erase_own_account(current_user._get_current_object(), form.password.data, form.confirm.data)
+        except DomainError as error:
+            _show_error(form, error)
+        else:
+            logout_user()
+            flash(_("Al je gegevens zijn gewist. Bedankt dat je meedeed."))
+            return redirect(url_for("public.home"))
+    return render_template("workers/erase.html", form=form)
+
+
+@bp.route("/nog-beschikbaar/<token>", methods=["GET", "POST"])
+def still_available(token: str):
+    """The link in the "still available?" email; GET only shows the question (mail scanners open links)."""
+    profile = privacy.profile_for_token(token)
+    if profile is None:
+        return render_template("workers/still_available_invalid.html"), 404
+    form = StillAvailableForm()
+    if form.validate_on_submit():
+        try:
+            privacy.answer_still_available(token, form.answer.data == "yes")
+        except NotFoundError:
+            abort(404)
+        return render_template("workers/still_available_done.html", available=form.answer.data == "yes")
+    return render_template("workers/still_available.html", form=form, profile=profile)
