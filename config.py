@@ -23,6 +23,16 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "nlwerktdoor <noreply@nlwerktdoor.nl>")
     # smtp | console | memory; empty = smtp when MAIL_SERVER is set, else console.
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "")
+    # Delivery (docs/email.md): pace, retries, claims, suppression.
+    MAIL_RATE_PER_SECOND = float(os.environ.get("MAIL_RATE_PER_SECOND", "0"))  # per sender process; 0 = no limit
+    MAIL_BATCH_SIZE = int(os.environ.get("MAIL_BATCH_SIZE", "200"))  # rows claimed at once, sent over one connection
+    MAIL_CONNECTIONS = int(os.environ.get("MAIL_CONNECTIONS", "1"))  # SMTP connections (threads) per sender process
+    MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "10"))  # temporary failures before 'failed'
+    MAIL_BACKOFF_BASE_SECONDS = int(os.environ.get("MAIL_BACKOFF_BASE_SECONDS", "60"))  # 1, 2, 4 … minutes
+    MAIL_BACKOFF_MAX_SECONDS = int(os.environ.get("MAIL_BACKOFF_MAX_SECONDS", "21600"))
+    MAIL_CLAIM_LEASE_SECONDS = int(os.environ.get("MAIL_CLAIM_LEASE_SECONDS", "120"))  # a crashed sender's rows return after this
+    MAIL_TIMEOUT_SECONDS = int(os.environ.get("MAIL_TIMEOUT_SECONDS", "30"))  # SMTP connect/reply timeout
+    MAIL_SUPPRESS_AFTER = int(os.environ.get("MAIL_SUPPRESS_AFTER", "3"))  # permanent refusals before an address is blocked
 
     SERVER_NAME = os.environ.get("SERVER_NAME")
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
@@ -30,6 +40,16 @@ class Config:
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     MATCH_INTERVAL_MINUTES = int(os.environ.get("MATCH_INTERVAL_MINUTES", "15"))
     MAIL_INTERVAL_SECONDS = int(os.environ.get("MAIL_INTERVAL_SECONDS", "30"))
+    # Jobs and operations (docs/deploy.md). MATCH_INTERVAL_SECONDS, when set, overrides the minutes
+    # (fault tests and demos run matching every few seconds).
+    MATCH_INTERVAL_SECONDS = int(os.environ["MATCH_INTERVAL_SECONDS"]) if os.environ.get("MATCH_INTERVAL_SECONDS") else None
+    # A job run whose scheduler has not beaten its heartbeat for this long is taken to be dead.
+    JOB_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("JOB_CLAIM_TIMEOUT_SECONDS", "120"))
+    JOB_HISTORY_DAYS = int(os.environ.get("JOB_HISTORY_DAYS", "30"))
+    # /readyz fails when no scheduler has beaten its heartbeat for this long; 0 = do not check the scheduler.
+    SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS", "120"))
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # text | json
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     # Matching knobs (documented in README, "Matching settings").
     MATCH_MIN_COVERAGE = float(os.environ.get("MATCH_MIN_COVERAGE", "0.5"))
@@ -38,12 +58,35 @@ class Config:
     MATCH_SHORTAGES_PER_CANDIDATE = int(os.environ.get("MATCH_SHORTAGES_PER_CANDIDATE", "3"))
 
     CONSENT_VERSION = "2026-11-v1"
+    # Retention (docs/privacy.md; nlwerktdoor/services/privacy.py). Days unless named otherwise.
+    RETENTION_JOB_INTERVAL_MINUTES = int(os.environ.get("RETENTION_JOB_INTERVAL_MINUTES", "60"))
+    RETENTION_POSTING_DAYS = int(os.environ.get("RETENTION_POSTING_DAYS", "90"))  # open posting not updated: closed
+    RECONFIRM_EVERY_DAYS = int(os.environ.get("RECONFIRM_EVERY_DAYS", "56"))  # "still available?" every 8 weeks
+    RECONFIRM_ANSWER_DAYS = int(os.environ.get("RECONFIRM_ANSWER_DAYS", "14"))  # no answer: paused
+    WITHDRAWN_DELETE_DAYS = int(os.environ.get("WITHDRAWN_DELETE_DAYS", "30"))  # withdrawn profile: erased
+    INACTIVE_ACCOUNT_DAYS = int(os.environ.get("INACTIVE_ACCOUNT_DAYS", "396"))  # 13 months without login: warned
+    INACTIVE_DELETE_AFTER_DAYS = int(os.environ.get("INACTIVE_DELETE_AFTER_DAYS", "30"))  # after the warning: erased
     BABEL_DEFAULT_LOCALE = "nl"
     LANGUAGES = ("nl", "en")
+    # Rate limits (Flask-Limiter). memory:// counts per process; production uses Redis so a limit
+    # holds across every worker process (see ProductionConfig).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # Accounts (nlwerktdoor/services/accounts.py). Login: per client address every attempt counts;
+    # per account only failed attempts count, so a stranger cannot lock a person out for long.
+    LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "10 per minute; 100 per hour")
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute; 20 per hour")
+    SECOND_FACTOR_LIMIT = os.environ.get("SECOND_FACTOR_LIMIT", "5 per minute; 20 per hour")
+    VERIFICATION_RESEND_LIMIT = os.environ.get("VERIFICATION_RESEND_LIMIT", "3 per hour")
+    # Password hashing: argon2id with RFC 9106's "low memory" profile (64 MiB, 3 passes, 4 lanes),
+    # above OWASP's minimum (19 MiB, 2 passes, 1 lane). Memory in KiB.
+    ARGON2_TIME_COST = int(os.environ.get("ARGON2_TIME_COST", "3"))
+    ARGON2_MEMORY_COST = int(os.environ.get("ARGON2_MEMORY_COST", "65536"))
+    ARGON2_PARALLELISM = int(os.environ.get("ARGON2_PARALLELISM", "4"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session; HR forms stay open for hours
 
 
@@ -60,10 +103,20 @@ class TestingConfig(Config):
     SERVER_NAME = "nlwerktdoor.test"
     RATELIMIT_ENABLED = False
     SCHEDULER_ENABLED = False
+    # Cheap hashing keeps the suite fast; tests/test_accounts.py checks the real settings separately.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8
+    ARGON2_PARALLELISM = 1
 
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = _bool("REMEMBER_COOKIE_SECURE", True)
+    # Limits must hold across worker processes: Redis unless RATELIMIT_STORAGE_URI says otherwise
+    # (memory:// there logs a warning at start). If Redis is down, each process falls back to
+    # counting in memory instead of refusing every request.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
 
 

@@ -7,13 +7,22 @@ from flask import Flask
 def create_app(config_name: str | None = None, **overrides) -> Flask:
     """Assemble the application: config, extensions, blueprints, commands. No database work."""
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = _request_class()
     _load_config(app, config_name, overrides)
+    _register_logging(app)
     _register_extensions(app)
     _register_blueprints(app)
     _register_template_helpers(app)
     _register_errorhandlers(app)
     _register_commands(app)
     return app
+
+
+def _request_class():
+    """Form and query values without NUL characters (nlwerktdoor/request_input.py)."""
+    from .request_input import CleanRequest
+
+    return CleanRequest
 
 
 def _load_config(app: Flask, config_name: str | None, overrides: dict) -> None:
@@ -31,8 +40,14 @@ def _load_config(app: Flask, config_name: str | None, overrides: dict) -> None:
         raise RuntimeError("SECRET_KEY must be set in production (environment variable SECRET_KEY).")
 
 
+def _register_logging(app: Flask) -> None:
+    from .logging_setup import init_app
+
+    init_app(app)
+
+
 def _register_extensions(app: Flask) -> None:
-    from . import i18n, models  # noqa: F401  (models register their tables on db.metadata)
+    from . import i18n, models, security  # noqa: F401  (models register their tables on db.metadata)
     from .extensions import csrf, db, limiter, login_manager, migrate
     from .models.database import configure_engine
 
@@ -42,28 +57,31 @@ def _register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app)
+    security.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from .models import User
+        # "<id>:<session token>" (User.get_id); a rotated token (logout, new password) is refused.
+        from .services.accounts import user_for_session
 
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.is_active else None
+        return user_for_session(user_id)
 
 
 def _register_blueprints(app: Flask) -> None:
     from .accounts import bp as accounts_bp
     from .admin import bp as admin_bp
     from .growing import bp as growing_bp
+    from .health import bp as health_bp
     from .matches import bp as matches_bp
     from .public import bp as public_bp
     from .shrinking import bp as shrinking_bp
     from .workers import bp as workers_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp, url_prefix="/account")
     app.register_blueprint(shrinking_bp, url_prefix="/aanbod")
     app.register_blueprint(growing_bp, url_prefix="/tekorten")

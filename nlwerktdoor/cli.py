@@ -16,6 +16,7 @@ mail_cli = AppGroup("mail", help="The outbox.")
 scheduler_cli = AppGroup("scheduler", help="The job scheduler (its own process).")
 export_cli = AppGroup("export", help="Exports as CSV on standard output.")
 users_cli = AppGroup("users", help="User accounts.")
+jobs_cli = AppGroup("jobs", help="Scheduled job runs.")
 
 
 @demo_cli.command("seed")
@@ -131,9 +132,48 @@ def users_create_admin(email: str, name: str, password: str):
     click.echo(f"admin {email} created")
 
 
+@jobs_cli.command("list")
+@click.option("--limit", default=20, show_default=True, help="How many runs, newest first.")
+@click.option("--job", "job_id", default=None, help="Only this job (match, send_mail).")
+def jobs_list(limit: int, job_id: str | None):
+    """The job-run history: slot, status, duration, counts, error."""
+    from .jobs import recent_runs
+
+    click.echo(f"{'job':<10} {'slot (UTC)':<20} {'status':<8} {'duration':>9}  {'host:pid':<24} counts / error")
+    for run in recent_runs(limit=limit, job_id=job_id):
+        duration = f"{(run.finished_at - run.started_at).total_seconds():.2f} s" if run.finished_at else "-"
+        counts = " ".join(f"{key}={value}" for key, value in (run.counts or {}).items())
+        click.echo(
+            f"{run.job_id:<10} {run.slot:%Y-%m-%d %H:%M:%S} {run.status:<8} {duration:>9}  "
+            f"{f'{run.host}:{run.pid}'[:24]:<24} {counts}{'  ' + run.error if run.error else ''}"
+            f"{'  (taken over)' if run.takeovers else ''}"
+        )
+
+
+@click.command("eval")
+@click.option("--cases", "cases_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Labelled cases (CSV); default bench/eval_cases.csv.")
+@click.option("--quiet", is_flag=True, help="Only the figures, not the cases that miss a target.")
+@click.option("--split", type=click.Choice(["all", "tune", "holdout"]), default="all", show_default=True,
+              help="Only one half of the cases (bench/README.md: tuning half, hold-out half).")
+def eval_command(cases_path: str | None, quiet: bool, split: str):
+    """Measure the matching engine on the labelled cases (hit rate, implausible, hard rules, spread)."""
+    from .services import evaluation
+
+    started = time.perf_counter()
+    try:
+        report = evaluation.run_evaluation(cases_path, split=split)
+    except evaluation.CasesError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"split: {split}")
+    click.echo(evaluation.report_text(report, details=not quiet))
+    click.echo(f"time: {time.perf_counter() - started:.2f} s")
+
+
 def init_app(app: Flask) -> None:
-    for group in (demo_cli, import_cli, match_cli, mail_cli, scheduler_cli, export_cli, users_cli):
+    for group in (demo_cli, import_cli, match_cli, mail_cli, scheduler_cli, export_cli, users_cli, jobs_cli):
         app.cli.add_command(group)
+    app.cli.add_command(eval_command)
 
 
 def _create_app():

@@ -1,19 +1,25 @@
 """The database models, one module per aggregate."""
+from .audit import AuditEntry
+from .job import JobRun, SchedulerHeartbeat
 from .listing import StaffListing
 from .match import Match, MatchRun
 from .organisation import Organisation
-from .outbox import OutgoingEmail
+from .outbox import EmailSuppression, OutgoingEmail
 from .sector import Sector
 from .shortage import Shortage
 from .user import User
 from .worker import Invitation, WorkerProfile
 
 __all__ = [
+    "AuditEntry",
+    "EmailSuppression",
     "Invitation",
+    "JobRun",
     "Match",
     "MatchRun",
     "Organisation",
     "OutgoingEmail",
+    "SchedulerHeartbeat",
     "Sector",
     "Shortage",
     "StaffListing",

@@ -377,10 +377,11 @@ def seed_demo(random_seed: int = 2020, only_if_empty: bool = False, today: date 
 
     coordinator = User(
         email="coordinator@demo.nlwerktdoor.nl", name="Coördinator (demo)", role="coordinator",
-        password_hash=password_hash, region_code=None,
+        password_hash=password_hash, region_code=None, email_verified_at=now,
     )
     users = [
-        User(email="admin@demo.nlwerktdoor.nl", name="Beheerder (demo)", role="admin", password_hash=password_hash),
+        User(email="admin@demo.nlwerktdoor.nl", name="Beheerder (demo)", role="admin", password_hash=password_hash,
+             email_verified_at=now),
         coordinator,
     ]
     organisations = {}
@@ -397,7 +398,7 @@ def seed_demo(random_seed: int = 2020, only_if_empty: bool = False, today: date 
         users.append(
             User(
                 email=spec["hr_email"], name=spec["hr_name"], role="employer", organisation=org,
-                password_hash=password_hash,
+                password_hash=password_hash, email_verified_at=now,
             )
         )
     db.session.add_all(organisations.values())
@@ -425,7 +426,8 @@ def seed_demo(random_seed: int = 2020, only_if_empty: bool = False, today: date 
     ]
     profiles = []
     for s in plan["workers"]:
-        user = User(email=s["email"], name=s["name"], role="worker", password_hash=password_hash)
+        user = User(email=s["email"], name=s["name"], role="worker", password_hash=password_hash,
+                    email_verified_at=now)
         users.append(user)
         profiles.append(
             WorkerProfile(

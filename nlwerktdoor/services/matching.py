@@ -11,9 +11,10 @@ from flask import current_app
 
 from .. import reference
 from ..extensions import db
-from ..matching import CandidateIn, MatchSettings, ShortageIn, SkillIndex, SkillInfo, match
+from ..matching import CandidateIn, MatchSettings, ShortageIn, SkillIndex, SkillInfo, isco_skill_level, match
 from ..models import Match, MatchRun, Organisation, Shortage, StaffListing, User, WorkerProfile
 from ..models.database import utcnow
+from . import privacy
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,12 @@ def skill_index_from_reference() -> SkillIndex:
         )
         for skill in reference.skills().values()
     )
+
+
+def occupation_skill_level(occupation_id: str | None) -> int:
+    """ISCO skill level (1-4) of an ESCO occupation; 0 when unknown (then no level rule applies)."""
+    occupation = reference.occupations().get(occupation_id or "")
+    return isco_skill_level(occupation.isco_group) if occupation else 0
 
 
 def match_settings() -> MatchSettings:
@@ -67,7 +74,8 @@ def run_matching(now: datetime | None = None) -> MatchRun:
         db.session.add(run)
         shortages = _live_shortages()
         candidates = _live_candidates(started_at)
-        training_offered = {s.id: s.training_offered for s in shortages}
+        by_shortage = {s.id: s for s in shortages}
+        available_from = {c.key: c.available_from for c in candidates}
         exclude, shortage_load, candidate_load = _earlier_matches()
         proposals = match(
             candidates,
@@ -95,7 +103,9 @@ def run_matching(now: datetime | None = None) -> MatchRun:
                     "missing": list(explanation.missing),
                     "nice_matched": list(explanation.nice_matched),
                     "coverage": explanation.coverage,
-                    "training_offered": training_offered[proposal.shortage_id],
+                    "training_offered": by_shortage[proposal.shortage_id].training_offered,
+                    "available_from": available_from[proposal.candidate_key].isoformat(),
+                    "start_date": by_shortage[proposal.shortage_id].start_date.isoformat(),
                 },
                 created_at=started_at,
             )
@@ -166,6 +176,7 @@ def _live_shortages() -> list[ShortageIn]:
                 start_date=shortage.start_date,
                 open_positions=shortage.open_positions,
                 training_offered=bool(shortage.training_offered),
+                skill_level=occupation_skill_level(shortage.occupation_id),
             )
         )
     return result
@@ -176,7 +187,9 @@ def _live_candidates(now: datetime) -> list[CandidateIn]:
     workers = (
         sa.select(WorkerProfile)
         .join(User, WorkerProfile.user_id == User.id)
-        .where(WorkerProfile.status == "active", WorkerProfile.consent_at.is_not(None), User.active.is_(True))
+        .where(WorkerProfile.status == "active", WorkerProfile.consent_at.is_not(None), User.active.is_(True),
+               # consent to an older text does not count: the worker is asked again (services/privacy.py)
+               WorkerProfile.consent_version.in_(privacy.accepted_consent_versions()))
         .order_by(WorkerProfile.id)
     )
     for worker in db.session.scalars(workers):
@@ -194,6 +207,7 @@ def _live_candidates(now: datetime) -> list[CandidateIn]:
                 desired_sectors=frozenset(worker.desired_sectors or ()),
                 available_from=worker.available_from,
                 capacity=1,
+                skill_level=occupation_skill_level(worker.occupation_id),
             )
         )
     listings = (
@@ -222,6 +236,7 @@ def _live_candidates(now: datetime) -> list[CandidateIn]:
                 desired_sectors=frozenset(),
                 available_from=listing.available_from,
                 capacity=max(listing.count, 1),
+                skill_level=occupation_skill_level(listing.occupation_id),
             )
         )
     return candidates
