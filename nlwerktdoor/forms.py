@@ -1,8 +1,9 @@
 """Form fields shared by the blueprints: postcode, occupation, skills, certificates, sectors."""
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from wtforms import Field, SelectMultipleField, StringField, widgets
-from wtforms.validators import ValidationError
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, Field, PasswordField, SelectMultipleField, StringField, widgets
+from wtforms.validators import InputRequired, ValidationError
 
 from . import reference
 from .templating import occupation_label, skill_label
@@ -100,3 +101,13 @@ class CertificatesField(MultiCheckboxField):
 def sector_choices(sectors, locale: str = "nl", trend: str | None = None):
     """(code, name) pairs for a select, optionally only the sectors with this trend."""
     return [(s.code, s.name(locale)) for s in sectors if trend is None or s.trend == trend]
+
+
+class EraseForm(FlaskForm):
+    """Erasing personal data (a worker's own, or an organisation's): a confirmation and the password."""
+
+    confirm = BooleanField(
+        _l("Ja, wis al mijn gegevens. Dit kan niet ongedaan worden gemaakt."),
+        validators=[InputRequired(_l("Vink aan dat je al je gegevens wilt laten wissen."))],
+    )
+    password = PasswordField(_l("Je wachtwoord"), validators=[InputRequired(_l("Vul je wachtwoord in."))])

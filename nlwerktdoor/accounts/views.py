@@ -488,7 +488,7 @@ def organisation():
 def erase_organisation():
     from ..errors import NotFoundError
     from ..services import privacy
-    from ..workers.forms import EraseForm
+    from ..forms import EraseForm
 
     organisation = current_user.organisation
     if organisation is None:

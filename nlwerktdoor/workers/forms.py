@@ -145,16 +145,6 @@ class ReconsentForm(FlaskForm):
     )
 
 
-class EraseForm(FlaskForm):
-    """"Mijn gegevens wissen": a confirmation and the password."""
-
-    confirm = BooleanField(
-        _l("Ja, wis al mijn gegevens. Dit kan niet ongedaan worden gemaakt."),
-        validators=[InputRequired(_l("Vink aan dat je al je gegevens wilt laten wissen."))],
-    )
-    password = PasswordField(_l("Je wachtwoord"), validators=[InputRequired(_l("Vul je wachtwoord in."))])
-
-
 class StillAvailableForm(FlaskForm):
     answer = RadioField(
         _l("Ben je nog beschikbaar voor ander werk?"),
