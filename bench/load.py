@@ -12,7 +12,6 @@ Needs the `bench` extra (`pip install -e '.[bench]'`: gunicorn and locust). See 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
