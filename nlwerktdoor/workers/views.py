@@ -17,13 +17,13 @@ from flask_login import current_user, login_user, logout_user
 
 from ..auth import role_required
 from ..errors import DomainError, NotFoundError
+from ..forms import EraseForm
 from ..services import invitations, privacy
 from ..services import workers as service
 from ..services.sectors import all_sectors
 from ..services.suggestions import suggestions_for
 from . import bp
 from .forms import (
-    EraseForm,
     InvitationForm,
     InvitationProfileForm,
     ProfileForm,
