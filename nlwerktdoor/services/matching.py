@@ -193,23 +193,9 @@ def _live_candidates(now: datetime) -> list[CandidateIn]:
         .order_by(WorkerProfile.id)
     )
     for worker in db.session.scalars(workers):
-        place = reference.place(worker.pc4)
-        if place is None:
-            continue
-        candidates.append(
-            CandidateIn(
-                key=f"worker:{worker.id}",
-                lat=place.lat,
-                lon=place.lon,
-                max_distance_km=worker.max_distance_km,
-                skills=frozenset(worker.skills or ()),
-                certificates=frozenset(worker.certificates or ()),
-                desired_sectors=frozenset(worker.desired_sectors or ()),
-                available_from=worker.available_from,
-                capacity=1,
-                skill_level=occupation_skill_level(worker.occupation_id),
-            )
-        )
+        candidate = _candidate_in(f"worker:{worker.id}", worker, worker.desired_sectors, capacity=1)
+        if candidate is not None:
+            candidates.append(candidate)
     listings = (
         sa.select(StaffListing)
         .join(Organisation, StaffListing.organisation_id == Organisation.id)
@@ -222,24 +208,30 @@ def _live_candidates(now: datetime) -> list[CandidateIn]:
         .order_by(StaffListing.id)
     )
     for listing in db.session.scalars(listings):
-        place = reference.place(listing.pc4)
-        if place is None:
-            continue
-        candidates.append(
-            CandidateIn(
-                key=f"listing:{listing.id}",
-                lat=place.lat,
-                lon=place.lon,
-                max_distance_km=listing.max_distance_km,
-                skills=frozenset(listing.skills or ()),
-                certificates=frozenset(listing.certificates or ()),
-                desired_sectors=frozenset(),
-                available_from=listing.available_from,
-                capacity=max(listing.count, 1),
-                skill_level=occupation_skill_level(listing.occupation_id),
-            )
-        )
+        candidate = _candidate_in(f"listing:{listing.id}", listing, (), capacity=max(listing.count, 1))
+        if candidate is not None:
+            candidates.append(candidate)
     return candidates
+
+
+def _candidate_in(key: str, source, desired_sectors, capacity: int) -> CandidateIn | None:
+    """The engine's view of a worker profile or a staff listing (both carry the same posting fields);
+    None when its postcode is unknown to the reference data."""
+    place = reference.place(source.pc4)
+    if place is None:
+        return None
+    return CandidateIn(
+        key=key,
+        lat=place.lat,
+        lon=place.lon,
+        max_distance_km=source.max_distance_km,
+        skills=frozenset(source.skills or ()),
+        certificates=frozenset(source.certificates or ()),
+        desired_sectors=frozenset(desired_sectors or ()),
+        available_from=source.available_from,
+        capacity=capacity,
+        skill_level=occupation_skill_level(source.occupation_id),
+    )
 
 
 def _earlier_matches() -> tuple[frozenset[tuple[str, int]], dict[int, int], dict[str, int]]:
