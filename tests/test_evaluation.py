@@ -10,7 +10,6 @@ from nlwerktdoor.matching import (
     MatchSettings,
     Proposal,
     ShortageIn,
-    SkillIndex,
     SkillInfo,
 )
 from nlwerktdoor.matching.evaluation import (
@@ -31,17 +30,11 @@ from nlwerktdoor.matching.evaluation import (
     run_cases,
 )
 from nlwerktdoor.services import evaluation as service
+from tests.engine_fixtures import small_index
 
-INDEX = SkillIndex.build(
-    [
-        SkillInfo("a1", "S1.1.1", ("S",)),
-        SkillInfo("a2", "S1.1.1", ("S",)),
-        SkillInfo("a3", "S1.1.2", ("S",)),
-        SkillInfo("b1", "S2.2.2", ("S",)),
-        SkillInfo("b2", "S2.2.2", ("S",)),
-        SkillInfo("c1", "S5.5.5", ("S",)),
-        SkillInfo("c2", "S5.5.5", ("S",)),
-    ]
+INDEX = small_index(
+    SkillInfo("c1", "S5.5.5", ("S",)),
+    SkillInfo("c2", "S5.5.5", ("S",)),
 )
 SKILLS = {
     "cand": ("a1", "a2", "a3"),

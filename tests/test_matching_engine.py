@@ -18,33 +18,27 @@ from nlwerktdoor.matching import (
     match,
 )
 from nlwerktdoor.services.matching import skill_index_from_reference
+from tests.engine_fixtures import small_index
 
 START = date(2026, 12, 1)
 
 # A small hierarchy. n_occupations = 0 makes every group fully specific and every weight 1, so the
 # credits are the settings' own numbers: level 3 -> 0.9 (capped below exact), level 2 -> 0.7,
 # knowledge of the same field -> 0.2, two transversal skills in the same level-1 group -> 0.1.
-INDEX = SkillIndex.build(
-    [
-        SkillInfo("a1", "S1.1.1", ("S",)),
-        SkillInfo("a2", "S1.1.1", ("S",)),
-        SkillInfo("a3", "S1.1.2", ("S",)),
-        SkillInfo("b1", "S2.2.2", ("S",)),
-        SkillInfo("b2", "S2.2.2", ("S",)),
-        SkillInfo("c1", "S6.1.0", ("S",)),
-        SkillInfo("c2", "S6.1.3", ("S",)),
-        SkillInfo("k1", "0421", ("K",)),
-        SkillInfo("k2", "0421", ("K",)),
-        SkillInfo("k3", "0922", ("K",)),
-        SkillInfo("t1", "S1.2.3", ("S", "T")),
-        SkillInfo("t2", "S1.5.1", ("S", "T")),
-        SkillInfo("t3", "S1.6.1", ("S",), ("transversal",)),
-        SkillInfo("l1", "L1", ("L",)),
-        SkillInfo("l2", "L1", ("L",)),
-        # A group that very many occupations reach says little: specificity 1 / (1 + 3000/3000) = 0.5.
-        SkillInfo("g1", "S3.3.1", ("S",), (), 3000),
-        SkillInfo("g2", "S3.3.1", ("S",), (), 0),
-    ],
+INDEX = small_index(
+    SkillInfo("c1", "S6.1.0", ("S",)),
+    SkillInfo("c2", "S6.1.3", ("S",)),
+    SkillInfo("k1", "0421", ("K",)),
+    SkillInfo("k2", "0421", ("K",)),
+    SkillInfo("k3", "0922", ("K",)),
+    SkillInfo("t1", "S1.2.3", ("S", "T")),
+    SkillInfo("t2", "S1.5.1", ("S", "T")),
+    SkillInfo("t3", "S1.6.1", ("S",), ("transversal",)),
+    SkillInfo("l1", "L1", ("L",)),
+    SkillInfo("l2", "L1", ("L",)),
+    # A group that very many occupations reach says little: specificity 1 / (1 + 3000/3000) = 0.5.
+    SkillInfo("g1", "S3.3.1", ("S",), (), 3000),
+    SkillInfo("g2", "S3.3.1", ("S",), (), 0),
     specificity_scale=3000,
 )
 # Coverage = plain weighted share in most tables (no side-entrant allowance), so numbers are exact.

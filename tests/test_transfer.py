@@ -3,23 +3,16 @@
 import pytest
 
 from nlwerktdoor import reference
-from nlwerktdoor.matching import MatchSettings, SkillIndex, SkillInfo
+from nlwerktdoor.matching import MatchSettings
 from nlwerktdoor.matching.transfer import TransferTable
 from nlwerktdoor.services.matching import (
     occupation_skill_level,
     skill_index_from_reference,
 )
+from tests.engine_fixtures import small_index
 
 # A tiny hierarchy with every group fully specific (n_occupations = 0).
-INDEX = SkillIndex.build(
-    [
-        SkillInfo("a1", "S1.1.1", ("S",)),
-        SkillInfo("a2", "S1.1.1", ("S",)),
-        SkillInfo("a3", "S1.1.2", ("S",)),
-        SkillInfo("b1", "S2.2.2", ("S",)),
-        SkillInfo("b2", "S2.2.2", ("S",)),
-    ]
-)
+INDEX = small_index()
 TINY = {
     "A": ("a1", "a2", "a3"),
     "B": ("a1", "a2", "b1"),  # two exact, one missing
