@@ -56,6 +56,8 @@ class Config:
     MATCH_MIN_COVERAGE_WITH_TRAINING = float(os.environ.get("MATCH_MIN_COVERAGE_WITH_TRAINING", "0.3"))
     MATCH_CANDIDATES_PER_POSITION = int(os.environ.get("MATCH_CANDIDATES_PER_POSITION", "3"))
     MATCH_SHORTAGES_PER_CANDIDATE = int(os.environ.get("MATCH_SHORTAGES_PER_CANDIDATE", "3"))
+    # Ranking tie-breaker for jobs that need less formal education (0 = off; matching/types.py).
+    MATCH_LEVEL_EASE = float(os.environ.get("MATCH_LEVEL_EASE", "1.0"))
 
     CONSENT_VERSION = "2026-11-v1"
     # Retention (docs/privacy.md; nlwerktdoor/services/privacy.py). Days unless named otherwise.
@@ -72,6 +74,16 @@ class Config:
     # holds across every worker process (see ProductionConfig).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # Public figures every visitor asks for (Flask-Caching): the number of open shortages per postcode
+    # area behind the public search, and the home page's totals, are counted at most once per
+    # PUBLIC_COUNTS_SECONDS per process; the shortages listed are read live.
+    # SimpleCache is per process; CACHE_TYPE=RedisCache with CACHE_REDIS_URL shares it between processes.
+    CACHE_TYPE = os.environ.get("CACHE_TYPE", "SimpleCache")
+    CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "redis://127.0.0.1:6379/1")
+    PUBLIC_COUNTS_SECONDS = int(os.environ.get("PUBLIC_COUNTS_SECONDS", "30"))
+    # The rendered public search page for anonymous visitors, per language and query (caching.py):
+    # a closed or new shortage shows there within this many seconds.
+    PUBLIC_PAGE_SECONDS = int(os.environ.get("PUBLIC_PAGE_SECONDS", "10"))
     # Accounts (nlwerktdoor/services/accounts.py). Login: per client address every attempt counts;
     # per account only failed attempts count, so a stranger cannot lock a person out for long.
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "10 per minute; 100 per hour")
@@ -103,6 +115,9 @@ class TestingConfig(Config):
     SERVER_NAME = "nlwerktdoor.test"
     RATELIMIT_ENABLED = False
     SCHEDULER_ENABLED = False
+    # Tests see every change at once; tests/test_growing.py checks the cached counts on purpose.
+    PUBLIC_COUNTS_SECONDS = 0
+    PUBLIC_PAGE_SECONDS = 0
     # Cheap hashing keeps the suite fast; tests/test_accounts.py checks the real settings separately.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8

@@ -48,13 +48,14 @@ def _register_logging(app: Flask) -> None:
 
 def _register_extensions(app: Flask) -> None:
     from . import i18n, models, security  # noqa: F401  (models register their tables on db.metadata)
-    from .extensions import csrf, db, limiter, login_manager, migrate
+    from .extensions import cache, csrf, db, limiter, login_manager, migrate
     from .models.database import configure_engine
 
     db.init_app(app)
     configure_engine(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
     csrf.init_app(app)
+    cache.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app)
     security.init_app(app)

@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and initialised by create_app()."""
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -19,3 +20,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
+# Short-lived figures shared by many requests (public search counts, home page figures).
+cache = Cache()

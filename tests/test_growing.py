@@ -297,6 +297,94 @@ def test_public_list_paginates_newest_first(client, app, db):
     assert "Pagina 2 van 2" in second_page
 
 
+def test_public_search_counts_once_per_interval_but_lists_live(public_data, client, app, db):
+    """With PUBLIC_COUNTS_SECONDS set (production), the counts per postcode area are cached: a search
+    does not count again, so a new shortage joins the total only after the interval, while the
+    shortages listed are read live (a closed one disappears at once)."""
+    from nlwerktdoor.extensions import cache
+
+    app.config["PUBLIC_COUNTS_SECONDS"] = 60
+    cache.clear()
+    statements = []
+    engine = db.engine
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        query = {"postcode": "3511", "radius": 50}
+        first = client.get("/tekorten/", query_string=query).get_data(as_text=True)
+        assert titles(first) == ["Zorg in Utrecht", "Zorg in Amsterdam"]
+        counted = [s for s in statements if "count(" in s.lower()]
+        assert counted, "the first search counts the areas"
+        statements.clear()
+
+        care = public_data["utrecht"].organisation
+        make_shortage(care, title="Zorg in Utrecht 2", pc4="3511")
+        public_data["amsterdam"].status = "closed"
+        db.session.commit()
+        second = client.get("/tekorten/", query_string=query).get_data(as_text=True)
+        assert not [s for s in statements if "count(" in s.lower()], "the cached counts are used"
+        # The live rows: the closed one is gone; the new one is listed in its (already counted) area.
+        assert "Zorg in Amsterdam" not in titles(second)
+        assert "Zorg in Utrecht" in titles(second)
+
+        cache.clear()  # the interval has passed
+        third = client.get("/tekorten/", query_string=query).get_data(as_text=True)
+        assert titles(third) == ["Zorg in Utrecht 2", "Zorg in Utrecht"]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+        app.config["PUBLIC_COUNTS_SECONDS"] = 0
+        cache.clear()
+
+
+def test_public_search_page_is_kept_for_anonymous_visitors_only(public_data, client, app, db, login_as):
+    """PUBLIC_PAGE_SECONDS: an anonymous visitor may get the page rendered a moment ago (per
+    language and query); a logged-in user never does."""
+    from nlwerktdoor.extensions import cache
+
+    app.config["PUBLIC_PAGE_SECONDS"] = 60
+    cache.clear()
+    try:
+        query = {"postcode": "3511", "radius": 50}
+        assert "Zorg in Amsterdam" in titles(client.get("/tekorten/", query_string=query).get_data(as_text=True))
+        public_data["amsterdam"].status = "closed"
+        db.session.commit()
+        # Kept: the same query in the same language.
+        assert "Zorg in Amsterdam" in titles(client.get("/tekorten/", query_string=query).get_data(as_text=True))
+        # Another query or another language is rendered afresh.
+        assert "Zorg in Amsterdam" not in titles(
+            client.get("/tekorten/", query_string={**query, "radius": 100}).get_data(as_text=True))
+        english = client.get("/tekorten/", query_string={**query, "lang": "en"}).get_data(as_text=True)
+        assert "Zorg in Amsterdam" not in titles(english) and 'lang="en"' in english
+        # A logged-in user always sees the live page, with their own menu.
+        login_as(make_user(role="worker"))
+        mine = client.get("/tekorten/", query_string=query).get_data(as_text=True)
+        assert "Zorg in Amsterdam" not in titles(mine) and "Uitloggen" in mine
+    finally:
+        app.config["PUBLIC_PAGE_SECONDS"] = 0
+        cache.clear()
+
+
+def test_home_figures_are_cached_per_interval(public_data, client, app, db):
+    from nlwerktdoor.extensions import cache
+    from nlwerktdoor.services import stats
+
+    app.config["PUBLIC_COUNTS_SECONDS"] = 60
+    cache.clear()
+    try:
+        with app.test_request_context():
+            before = stats.public_figures()
+            make_shortage(public_data["utrecht"].organisation, title="Nog een", pc4="3511", positions=3)
+            assert stats.public_figures() == before
+            cache.clear()
+            assert stats.public_figures()["open_positions"] == before["open_positions"] + 3
+    finally:
+        app.config["PUBLIC_COUNTS_SECONDS"] = 0
+        cache.clear()
+
+
 def test_public_detail(public_data, client):
     shortage = public_data["amsterdam"]
     response = client.get(f"/tekorten/vacature/{shortage.id}")

@@ -7,7 +7,7 @@ from flask_login import current_user
 from ..auth import employer_required, own_or_404
 from ..errors import DomainError
 from ..extensions import db
-from ..forms import sector_choices
+from ..caching import anonymous_page
 from ..models import Shortage
 from ..posting_forms import apply_domain_error, upload_page
 from ..services import sectors, shortages
@@ -109,8 +109,12 @@ def example_csv():
 
 @bp.get("/")
 def public_list():
+    return anonymous_page("public-list", _render_public_list)
+
+
+def _render_public_list() -> str:
     locale = str(get_locale() or "nl")
-    form = PublicFilterForm(formdata=request.args, sector_choices=sector_choices(sectors.all_sectors(), locale))
+    form = PublicFilterForm(formdata=request.args, sector_choices=sectors.public_sector_choices(locale))
     form.validate()  # errors are shown next to the filters; a bad filter is simply not applied
     sector = form.sector.data if not form.sector.errors else None
     pc4 = form.postcode.data if form.postcode.data and not form.postcode.errors else None

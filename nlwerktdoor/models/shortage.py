@@ -48,6 +48,8 @@ class Shortage(db.Model):
         sa.CheckConstraint("source IN ('own','feed')", name="ck_shortage_source"),
         # The public list reads open shortages by postcode area (services/shortages.public_shortages).
         sa.Index("ix_shortages_status_pc4", "status", "pc4", "organisation_id"),
+        # ... and without a postcode newest first: walked backwards, no sort of every open shortage.
+        sa.Index("ix_shortages_status_created", "status", "created_at", "id"),
     )
 
     @property

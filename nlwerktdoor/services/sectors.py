@@ -1,6 +1,7 @@
 """Sectors and their trend; admins change trends as the crisis moves."""
 import sqlalchemy as sa
 
+from ..caching import public_seconds, remembered
 from ..errors import ValidationError
 from ..extensions import db
 from ..models import Sector
@@ -19,6 +20,13 @@ def ensure_default_sectors() -> None:
 
 def all_sectors() -> list[Sector]:
     return list(db.session.scalars(sa.select(Sector).order_by(Sector.name_nl)))
+
+
+def public_sector_choices(locale: str) -> list[tuple[str, str]]:
+    """(code, name) of every sector in the visitor's language, for the public search's filter:
+    asked for on every search, so kept PUBLIC_COUNTS_SECONDS per process like the counts beside it."""
+    return remembered(f"public-sector-choices:{locale}", public_seconds(),
+                      lambda: [(sector.code, sector.name(locale)) for sector in all_sectors()])
 
 
 def resolve_sector(text: str) -> Sector | None:

@@ -14,10 +14,11 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from .. import reference
 from ..errors import ValidationError
+from ..caching import public_seconds, remembered
 from ..extensions import db
 from ..models import Match, Organisation, Shortage, StaffListing, WorkerProfile
 from . import postings
@@ -208,13 +209,35 @@ class PublicShortage:
     distance_km: float | None
 
 
-def _public_query():
+def _public(*columns):
+    """Open shortages of verified organisations: what the public may see."""
     return (
-        sa.select(Shortage)
+        sa.select(*columns)
         .join(Organisation, Shortage.organisation_id == Organisation.id)
         .where(Shortage.status == "open", Organisation.verified_at.is_not(None))
-        .options(selectinload(Shortage.organisation))
     )
+
+
+def _public_query():
+    # The organisation is joined for the "verified" filter anyway, so it is loaded from the same row.
+    return _public(Shortage).options(contains_eager(Shortage.organisation))
+
+
+def public_area_counts(sector_code: str | None = None) -> dict[str, int]:
+    """Open shortages of verified organisations per PC4 area (of one sector, or all).
+
+    Every public search needs these counts, and counting hundreds of thousands of rows per request
+    is what made a search slow, so they are counted at most once per PUBLIC_COUNTS_SECONDS per
+    process (Flask-Caching; 0 = count every time). A count may thus lag a new shortage by that long;
+    the shortages listed are read live (the page around them may be kept: caching.anonymous_page)."""
+
+    def count() -> dict[str, int]:
+        query = _public(Shortage.pc4, sa.func.count()).group_by(Shortage.pc4)
+        if sector_code:
+            query = query.where(Shortage.sector_code == sector_code)
+        return {pc4: n for pc4, n in db.session.execute(query)}
+
+    return remembered(f"public-area-counts:{sector_code or '*'}", public_seconds(), count)
 
 
 def public_shortages(
@@ -226,25 +249,20 @@ def public_shortages(
     query = _public_query()
     if sector_code:
         query = query.where(Shortage.sector_code == sector_code)
+    counts = public_area_counts(sector_code)
     origin = reference.place(pc4) if pc4 else None
     if origin is None:
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+        total = sum(counts.values())
         page = _clamp_page(page, total, per_page)
         shortages = db.session.scalars(
             query.order_by(Shortage.created_at.desc(), Shortage.id.desc()).limit(per_page).offset((page - 1) * per_page)
         )
         return postings.Page([PublicShortage(s, None) for s in shortages], page, per_page, total)
-    # The postcode index lives in memory: it names the PC4 areas within the radius, nearest first. The
-    # database counts the open shortages per area (an index scan), and only the page shown is loaded.
+    # The postcode index lives in memory: it names the PC4 areas within the radius, nearest first;
+    # the counts per area say which areas the page shown falls in, and only those rows are loaded.
     nearby = reference.places_within(origin.pc4, radius_km if radius_km is not None else 1000)
-    counts = dict(
-        db.session.execute(
-            query.with_only_columns(Shortage.pc4, sa.func.count()).where(Shortage.pc4.in_(list(nearby)))
-            .group_by(Shortage.pc4)
-        ).all()
-    ) if nearby else {}
-    areas = sorted(counts, key=lambda area: (nearby[area], area))
-    total = sum(counts.values())
+    areas = sorted((area for area in nearby if counts.get(area)), key=lambda area: (nearby[area], area))
+    total = sum(counts[area] for area in areas)
     page = _clamp_page(page, total, per_page)
     start, items, seen = (page - 1) * per_page, [], 0
     for area in areas:
