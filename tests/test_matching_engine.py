@@ -443,7 +443,8 @@ def test_two_or_more_skill_levels_up_rank_lower_but_pass_as_before(candidate_lev
     # Exact skills only: the level changes no credit, so rule 5 decides exactly as without levels.
     assert p is not None and p.explanation.coverage == 1.0
     near = settings.weight_distance + settings.weight_availability * 0.5
-    expected = (settings.weight_coverage + settings.weight_reach) * reach + near
+    entry = 1 - (shortage_level - 1) / 3  # MatchSettings.level_ease: less formal education, easier entry
+    expected = settings.weight_coverage * reach + settings.weight_reach * reach * entry + near
     assert p.score == pytest.approx(expected, abs=1e-6)
 
 
@@ -454,3 +455,31 @@ def test_with_no_overlap_at_all_the_job_within_reach_ranks_first():
     degree = evaluate(c, replace(short(required=("b1",)), skill_level=4), INDEX, anyone)
     assert within.explanation.coverage == degree.explanation.coverage == 0.0
     assert within.score > degree.score
+
+
+def test_where_skills_say_nothing_the_job_that_needs_less_education_ranks_first():
+    # An actor (ISCO skill level 4) shares no ESCO skill with a call centre agent (2) nor with a
+    # judge (4): no step up either way, so only the entry level tells them apart.
+    c = replace(cand(skills=("a1",)), skill_level=4)
+    anyone = replace(PLAIN, min_coverage=0)
+    scores = {
+        level: evaluate(c, replace(short(required=("b1",)), skill_level=level), INDEX, anyone).score
+        for level in (0, 1, 2, 3, 4)
+    }
+    assert scores[1] > scores[2] > scores[3] > scores[4]
+    assert scores[0] == scores[1]  # unknown level: no rule applies
+    assert scores[1] - scores[4] == pytest.approx(anyone.weight_reach, abs=1e-6)
+    # Switched off, the level no longer orders them.
+    off = replace(anyone, level_ease=0.0)
+    assert len({evaluate(c, replace(short(required=("b1",)), skill_level=level), INDEX, off).score for level in (1, 4)}) == 1
+
+
+def test_entry_level_never_outweighs_a_sliver_of_coverage():
+    # An elementary job the candidate does not fit at all stays below a degree job they partly cover.
+    c = replace(cand(skills=("a1",)), skill_level=4)
+    anyone = replace(PLAIN, min_coverage=0, min_related_credit=0)
+    elementary = evaluate(c, replace(short(required=("b1", "b2")), skill_level=1), INDEX, anyone)
+    one_of_thirty = ("a1", *(f"unknown{i}" for i in range(29)))  # unknown skills weigh 1 each
+    degree = evaluate(c, replace(short(required=one_of_thirty), skill_level=4), INDEX, anyone)
+    assert elementary.explanation.coverage == 0.0 < degree.explanation.coverage
+    assert degree.score > elementary.score

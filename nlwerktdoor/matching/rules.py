@@ -143,12 +143,15 @@ def _score(candidate, shortage, index, settings, distance, limit) -> Proposal | 
 
     # Two or more ISCO skill levels up: ranked below what is within reach (MatchSettings).
     reach = settings.level_score_factor ** max(0, steps_up - settings.free_level_steps)
+    # The less formal education the job asks, the easier to enter: a tie-breaker (MatchSettings.level_ease).
+    level = min(max(shortage.skill_level, 1), 4) if shortage.skill_level else 1
+    entry = min(1.0, max(0.0, 1.0 - settings.level_ease * (level - 1) / 3))
     # The raw share, not the capped coverage, so that more skills still rank higher above the target.
     score = (
         settings.weight_coverage * share * reach
         + settings.weight_nice * nice_share * reach
         + settings.weight_distance * nearness
-        + settings.weight_reach * reach
+        + settings.weight_reach * reach * entry
         + settings.weight_availability * readiness
     )
     score = round(min(1.0, max(0.0, score)), 6)

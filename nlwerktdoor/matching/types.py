@@ -94,6 +94,13 @@ class MatchSettings:
     also a small score part of its own (`weight_reach`), so that where ESCO shows no overlap at
     all, the job within reach still ranks above it. It orders, it never decides: the threshold of
     rule 5 is unchanged.
+
+    Entry level: that reach part is also graded by the ISCO skill level the shortage's occupation
+    asks for, times 1 - `level_ease` x (level - 1) / 3 (level 1, elementary work learnt on the
+    job: all of it; level 4, a university degree: none of it with the default 1.0; unknown level:
+    all of it). Where the skills say equally little about two jobs (an actor has no ESCO skill of
+    a call centre agent, nor of a judge), the one that needs less formal education ranks first.
+    It is a tie-breaker worth at most `weight_reach`, never more than a sliver of skill coverage.
     """
 
     min_coverage: float = 0.5
@@ -114,13 +121,14 @@ class MatchSettings:
     level_step_credit: float = 0.5
     level_score_factor: float = 0.5
     free_level_steps: int = 1
+    level_ease: float = 1.0
     # Score weights (sum 1), in DESIGN.md's order of importance: required skills, nice-to-have
-    # skills, nearness (share of the allowed radius left), skill level within reach, availability
-    # (a tie-breaker).
-    weight_coverage: float = 0.84
+    # skills, nearness (share of the allowed radius left), skill level within reach and entry level
+    # (see level_ease), availability (a tie-breaker).
+    weight_coverage: float = 0.83
     weight_nice: float = 0.10
     weight_distance: float = 0.045
-    weight_reach: float = 0.01
+    weight_reach: float = 0.02
     weight_availability: float = 0.005
 
 

@@ -55,6 +55,7 @@ def match_settings() -> MatchSettings:
         ),
         candidates_per_position=int(config.get("MATCH_CANDIDATES_PER_POSITION", defaults.candidates_per_position)),
         shortages_per_candidate=int(config.get("MATCH_SHORTAGES_PER_CANDIDATE", defaults.shortages_per_candidate)),
+        level_ease=float(config.get("MATCH_LEVEL_EASE", defaults.level_ease)),
     )
 
 
