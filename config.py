@@ -59,6 +59,21 @@ class Config:
     # Ranking tie-breaker for jobs that need less formal education (0 = off; matching/types.py).
     MATCH_LEVEL_EASE = float(os.environ.get("MATCH_LEVEL_EASE", "1.0"))
 
+    # Employers' CSV uploads (docs/csv.md, "Large files"; nlwerktdoor/services/uploads.py). A file
+    # with up to IMPORT_INLINE_ROWS data rows is imported inside the request (errors shown at once);
+    # a larger one is stored and imported by the `import_uploads` job, which the upload's status page
+    # follows. The stored file is deleted once processed; the upload and its report after IMPORT_KEEP_DAYS.
+    IMPORT_INLINE_ROWS = int(os.environ.get("IMPORT_INLINE_ROWS", "2000"))
+    IMPORT_MAX_UPLOAD_MB = int(os.environ.get("IMPORT_MAX_UPLOAD_MB", "20"))  # ≈ 150,000 rows
+    IMPORT_INTERVAL_SECONDS = int(os.environ.get("IMPORT_INTERVAL_SECONDS", "5"))  # how often the job looks
+    IMPORT_PROGRESS_EVERY_ROWS = int(os.environ.get("IMPORT_PROGRESS_EVERY_ROWS", "1000"))  # progress written
+    IMPORT_PROGRESS_EVERY_SECONDS = float(os.environ.get("IMPORT_PROGRESS_EVERY_SECONDS", "1"))  # … or this often
+    # A 'running' upload whose job has not written progress for this long belongs to a dead process:
+    # it is queued again (at most IMPORT_MAX_ATTEMPTS times in all, then 'failed').
+    IMPORT_CLAIM_LEASE_SECONDS = int(os.environ.get("IMPORT_CLAIM_LEASE_SECONDS", "600"))
+    IMPORT_MAX_ATTEMPTS = int(os.environ.get("IMPORT_MAX_ATTEMPTS", "3"))
+    IMPORT_KEEP_DAYS = int(os.environ.get("IMPORT_KEEP_DAYS", "7"))
+
     CONSENT_VERSION = "2026-11-v1"
     # Retention (docs/privacy.md; nlwerktdoor/services/privacy.py). Days unless named otherwise.
     RETENTION_JOB_INTERVAL_MINUTES = int(os.environ.get("RETENTION_JOB_INTERVAL_MINUTES", "60"))

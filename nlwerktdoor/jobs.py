@@ -13,7 +13,7 @@ Jobs run once, however many schedulers run (a second one during a deploy, or one
   'running' claim whose heartbeat is older than JOB_CLAIM_TIMEOUT_SECONDS belongs to a dead process:
   the same slot is taken over, an earlier slot is marked failed (its next slot does the work).
 - Below the claims the services keep their own guards (the matching run lock, unique matches and
-  email idempotency keys, outbox rows claimed before sending).
+  email idempotency keys, outbox rows claimed before sending, CSV uploads claimed one by one).
 SIGTERM/SIGINT: no new run starts, the send job stops between batches, a matching run finishes;
 then the process exits. A second signal stops at once.
 """
@@ -107,6 +107,27 @@ def send_mail_job(app: Flask) -> None:
     run_job(app, "send_mail", work)
 
 
+def import_uploads_job(app: Flask) -> None:
+    """Import the large CSV uploads waiting in the queue, one at a time (services/uploads.py).
+
+    Every upload is claimed on its own (two schedulers never import the same one); a stop request
+    ends the run between two uploads. A run with nothing to do claims no slot, so the frequent
+    trigger leaves no history of empty runs."""
+    from .services import uploads
+
+    if _stopping.is_set():
+        return
+    with app.app_context():
+        try:
+            if not uploads.has_work():
+                return
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("job import_uploads: could not look at the queue (database unavailable?)")
+            return
+    run_job(app, "import_uploads", lambda: uploads.process_queue(stop=_stopping.is_set))
+
+
 def _privacy_job(job_id: str, name: str) -> Callable[[Flask], None]:
     """A retention job: one call into services/privacy.py (which commits), its counts recorded."""
 
@@ -163,6 +184,14 @@ JOBS: tuple[JobSpec, ...] = (
     *(
         JobSpec(id=job.__name__.removesuffix("_job"), func=job, interval=_retention_interval, misfire_grace_time=3600)
         for job in (expire_postings_job, still_available_job, delete_withdrawn_job, inactive_accounts_job)
+    ),
+    # Large CSV uploads (services/uploads.py): looked for every few seconds, a run only when one waits.
+    JobSpec(
+        id="import_uploads",
+        func=import_uploads_job,
+        interval=lambda config: {"seconds": int(config.get("IMPORT_INTERVAL_SECONDS") or 5)},
+        misfire_grace_time=30,
+        run_at_start=True,
     ),
 )
 SPECS = {spec.id: spec for spec in JOBS}

@@ -1,15 +1,36 @@
 """Form pieces used by both employer sides (shrinking and growing), which never import each other."""
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms.validators import ValidationError
 
+from .auth import own_or_404
 from .errors import DomainError, NotAllowedError, NotFoundError
-from .services import imports
+from .extensions import db
+from .models import CsvUpload
+from .services import imports, uploads
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+def max_upload_mb() -> int:
+    return int(current_app.config.get("IMPORT_MAX_UPLOAD_MB", 20))
+
+
+def _not_too_large(form, field) -> None:
+    """IMPORT_MAX_UPLOAD_MB, read per request (a setting, so a class-level FileSize will not do)."""
+    data = field.data
+    if data is None or not hasattr(data, "stream"):
+        return
+    stream = data.stream
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    if size > max_upload_mb() * 1024 * 1024:
+        raise ValidationError(_("Het bestand is groter dan %(mb)s MB. Splits het in kleinere bestanden.",
+                                mb=max_upload_mb()))
 
 
 class CsvUploadForm(FlaskForm):
@@ -18,7 +39,7 @@ class CsvUploadForm(FlaskForm):
         validators=[
             FileRequired(_l("Kies een CSV-bestand.")),
             FileAllowed(["csv"], _l("Alleen .csv-bestanden, bijvoorbeeld opgeslagen vanuit Excel als 'CSV (puntkomma-gescheiden)'.")),
-            FileSize(max_size=MAX_UPLOAD_BYTES, message=_l("Het bestand is groter dan 5 MB. Splits het in kleinere bestanden.")),
+            _not_too_large,
         ],
     )
 
@@ -42,13 +63,19 @@ def read_upload(form: CsvUploadForm) -> bytes:
 
 
 def upload_page(kind: str, template: str, columns):
-    """The CSV upload view of both sides: import for the user's own organisation; on any bad row show
-    every error and import nothing; on success go back to the blueprint's index."""
+    """The CSV upload view of both sides, for the user's own organisation. A small file is imported
+    here: on any bad row every error is shown and nothing imported; on success back to the index.
+    A large one (more than IMPORT_INLINE_ROWS rows) is queued for the upload job, and the user is
+    sent to its status page (services/uploads.py)."""
     form = CsvUploadForm()
     report = None
     if form.validate_on_submit():
+        data = read_upload(form)
+        if uploads.goes_to_background(data):
+            upload = uploads.queue_upload(kind, data, current_user, locale=str(get_locale() or "nl"))
+            return redirect(url_for(".upload_status", upload_id=upload.id))
         try:
-            report = imports.import_csv(kind, read_upload(form), organisation=current_user.organisation)
+            report = imports.import_csv(kind, data, organisation=current_user.organisation)
         except DomainError as error:
             apply_domain_error(form, error)
         else:
@@ -56,4 +83,37 @@ def upload_page(kind: str, template: str, columns):
                 flash(_("Import gelukt: %(created)s nieuw, %(updated)s bijgewerkt.",
                         created=report.created, updated=report.updated), "success")
                 return redirect(url_for(".index"))
-    return render_template(template, form=form, report=report, columns=columns)
+    return render_template(template, form=form, report=report, columns=columns, max_upload_mb=max_upload_mb(),
+                           recent=uploads.recent_uploads(current_user.organisation_id, kind))
+
+
+def own_upload(kind: str, upload_id: int) -> CsvUpload:
+    """An upload of the user's own organisation on this side; anyone else's is reported as missing."""
+    upload = own_or_404(db.session.get(CsvUpload, upload_id), current_user.organisation_id)
+    if upload.kind != kind:
+        abort(404)
+    return upload
+
+
+def progress_text(upload: CsvUpload) -> str:
+    """'x van y rijen', with the stage: the same words on the page and in the JSON its script polls."""
+    if upload.status == "queued":
+        return _("In de wachtrij: 0 van %(total)s rijen.", total=upload.rows_total)
+    if upload.status == "running" and upload.stage == "saving":
+        return _("Opslaan: %(done)s van %(total)s rijen.", done=upload.rows_done, total=upload.rows_total)
+    if upload.status == "running":
+        return _("Controleren: %(done)s van %(total)s rijen.", done=upload.rows_done, total=upload.rows_total)
+    return _("Klaar: %(done)s van %(total)s rijen.", done=upload.rows_done, total=upload.rows_total)
+
+
+def upload_status_page(kind: str, template: str, upload_id: int):
+    """A queued upload's progress, then the result the synchronous upload shows."""
+    upload = own_upload(kind, upload_id)
+    return render_template(template, upload=upload, report=uploads.report_of(upload),
+                           progress_text=progress_text(upload))
+
+
+def upload_progress(kind: str, upload_id: int):
+    """The JSON the status page's script polls (js/upload-status.js)."""
+    upload = own_upload(kind, upload_id)
+    return jsonify({**uploads.progress_of(upload), "text": progress_text(upload)})

@@ -10,6 +10,7 @@ from itsdangerous import URLSafeTimedSerializer
 from nlwerktdoor import reference
 from nlwerktdoor.extensions import db
 from nlwerktdoor.models import (
+    CsvUpload,
     EmailSuppression,
     Invitation,
     Match,
@@ -82,6 +83,14 @@ def build_world() -> World:
     o["suppression"] = EmailSuppression(address="blocked@example.org", permanent_failures=3,
                                         suppressed_at=datetime.now(UTC))
     db.session.add(o["suppression"])
+    # A processed large CSV upload per side (its status page and the JSON its script polls).
+    o["listing_upload"] = CsvUpload(organisation_id=users["shrinking_a"].organisation_id,
+                                    user_id=users["shrinking_a"].id, kind="listings", status="done",
+                                    report={"created": 1, "updated": 0, "unchanged": 0, "errors": []})
+    o["shortage_upload"] = CsvUpload(organisation_id=users["growing"].organisation_id, user_id=users["growing"].id,
+                                     kind="shortages", status="running", stage="checking", rows_done=1, rows_total=9,
+                                     content=b"external_ref,title\n")
+    db.session.add_all([o["listing_upload"], o["shortage_upload"]])
     db.session.add(SchedulerHeartbeat(host="test", pid=1))  # a live scheduler, so /readyz answers 200
     db.session.commit()
     o["unverified_org"] = users["unverified"].organisation
@@ -124,6 +133,10 @@ def url_values(world: World) -> dict:
         (None, "action"): "sluiten",
         (None, "email_id"): o["email"].id,
         (None, "suppression_id"): o["suppression"].id,
+        ("shrinking.upload_status", "upload_id"): o["listing_upload"].id,
+        ("shrinking.upload_progress_json", "upload_id"): o["listing_upload"].id,
+        ("growing.upload_status", "upload_id"): o["shortage_upload"].id,
+        ("growing.upload_progress_json", "upload_id"): o["shortage_upload"].id,
         ("workers.accept_invitation", "token"): o["invitation"].token,
         ("accounts.set_password", "token"): o["password_token"],
         ("accounts.verify_email", "token"): o["verification_token"],

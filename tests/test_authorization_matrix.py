@@ -26,6 +26,8 @@ from tests.access_world import ROLES, changed_tables, csrf_token, enter, fill, f
 #   employer:growing       employers of a growing-side organisation (verified or not)
 #   owner:listing          the shrinking employer whose organisation owns the listing; other shrinking -> 404
 #   owner:shortage         the growing employer whose organisation owns the shortage; other growing -> 404
+#   owner:listing-upload   the shrinking employer whose organisation made the CSV upload; other shrinking -> 404
+#   owner:shortage-upload  the growing employer whose organisation made the CSV upload; other growing -> 404
 #   party:match            the two sides of the match (worker A, the shortage's employer); other logged-in -> 404
 #   employer|coordinator|admin   the roles that may use a second factor
 #   coordinator|admin      coordinators (any region) and admins
@@ -74,6 +76,8 @@ EXPECTED = {
     "shrinking.create": "employer:shrinking",
     "shrinking.upload": "employer:shrinking",
     "shrinking.example_csv": "employer:shrinking",
+    "shrinking.upload_status": "owner:listing-upload",
+    "shrinking.upload_progress_json": "owner:listing-upload",
     "shrinking.detail": "owner:listing",
     "shrinking.edit": "owner:listing",
     "shrinking.close": "owner:listing",
@@ -84,6 +88,8 @@ EXPECTED = {
     "growing.create": "employer:growing",
     "growing.upload": "employer:growing",
     "growing.example_csv": "employer:growing",
+    "growing.upload_status": "owner:shortage-upload",
+    "growing.upload_progress_json": "owner:shortage-upload",
     "growing.detail": "owner:shortage",
     "growing.edit": "owner:shortage",
     "growing.act": "owner:shortage",
@@ -124,6 +130,8 @@ ALLOWED = {
     "employer:growing": {"growing", "unverified"},
     "owner:listing": {"shrinking_a"},
     "owner:shortage": {"growing"},
+    "owner:listing-upload": {"shrinking_a"},
+    "owner:shortage-upload": {"growing"},
     "party:match": {"worker_a", "growing"},
     "employer|coordinator|admin": {"shrinking_a", "shrinking_b", "growing", "unverified", "coordinator_x",
                                    "coordinator_y", "admin"},
@@ -136,6 +144,8 @@ ALLOWED = {
 NOT_FOUND = {
     "owner:listing": {"shrinking_b"},
     "owner:shortage": {"unverified"},
+    "owner:listing-upload": {"shrinking_b"},
+    "owner:shortage-upload": {"unverified"},
     "party:match": set(ROLES) - {"anonymous", "worker_a", "growing"},
 }
 PUBLIC_RULES = {"public", "token"}

@@ -25,6 +25,7 @@ PERSONAL_ELSEWHERE = {
     "shortages.contact_email", "staff_listings.contact_email",
     "matches.worker_id", "matches.candidate_status", "matches.candidate_answered_at",
     "organisations.verified_by_id",
+    "csv_uploads.content", "csv_uploads.user_id", "csv_uploads.report",
 }
 ROW = re.compile(r"^\|\s*`([a-z_]+\.[a-z_0-9]+)`\s*\|(.*)\|\s*$")
 

@@ -14,6 +14,7 @@ from nlwerktdoor import jobs
 from nlwerktdoor.extensions import db
 from nlwerktdoor.models import (
     AuditEntry,
+    CsvUpload,
     EmailSuppression,
     Invitation,
     Match,
@@ -62,6 +63,13 @@ def populated_world():
     db.session.add_all([
         EmailSuppression(address=ANNA["email"], permanent_failures=1, last_error=f"550 <{ANNA['email']}> unknown"),
         EmailSuppression(address=BRAM["email"], permanent_failures=1),
+    ])
+    # A large CSV upload waiting for the upload job (its file names the member) and a processed one.
+    db.session.add_all([
+        CsvUpload(organisation_id=growing.organisation_id, user_id=growing.id, kind="shortages", status="queued",
+                  content=f"external_ref,contact_email,title\nz-1,{growing.email},Zorghulp\n".encode(), rows_total=1),
+        CsvUpload(organisation_id=shrinking.organisation_id, user_id=shrinking.id, kind="listings", status="done",
+                  report={"created": 1, "updated": 0, "unchanged": 0, "errors": []}, rows_total=1, rows_done=1),
     ])
     failed = outbox_service.queue_email(ANNA["email"], "nl", "password", {"name": ANNA["name"]}, "test:anna:failed")
     failed.status, failed.last_error = "failed", f"550 5.1.1 <{ANNA['email']}>: user unknown"

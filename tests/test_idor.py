@@ -42,6 +42,10 @@ INTRUDERS = {
     "org_id": ("unverified_org", ["unverified", "shrinking_a", "growing", "worker_a"]),
     "email_id": ("email", ["worker_a", "shrinking_a", "growing", "coordinator_x"]),
     "suppression_id": ("suppression", ["worker_a", "shrinking_a", "growing", "coordinator_x"]),
+    # A large CSV upload: shrinking_a's under the shrinking URLs, growing's under the growing URLs
+    # (tests/access_world.py names one per endpoint), so neither owner is an intruder here.
+    "upload_id": ("listing_upload", ["shrinking_b", "growing_b", "unverified", "worker_a", "worker_b",
+                                     "coordinator_x"]),
 }
 # Routes that show an object to everyone on purpose (checked separately below).
 PUBLIC_BY_DESIGN = {"growing.public_detail"}

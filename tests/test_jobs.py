@@ -16,7 +16,8 @@ from nlwerktdoor.services import outbox as outbox_service
 
 
 def test_jobs_are_declared_with_fixed_ids_and_safe_settings(app):
-    expected = ["match", "send_mail", "expire_postings", "still_available", "delete_withdrawn", "inactive_accounts"]
+    expected = ["match", "send_mail", "expire_postings", "still_available", "delete_withdrawn", "inactive_accounts",
+                "import_uploads"]
     assert [spec.id for spec in jobs.JOBS] == expected
     app.config.update(MATCH_INTERVAL_MINUTES=7, MAIL_INTERVAL_SECONDS=45)
     scheduler = jobs.build_scheduler(app)

@@ -9,7 +9,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..caching import anonymous_page
 from ..models import Shortage
-from ..posting_forms import apply_domain_error, upload_page
+from ..posting_forms import apply_domain_error, upload_page, upload_progress, upload_status_page
 from ..services import sectors, shortages
 from . import bp
 from .forms import PublicFilterForm, ShortageForm
@@ -92,6 +92,18 @@ def detail(shortage_id: int):
 @growing_employer
 def upload():
     return upload_page("shortages", "growing/upload.html", shortages.CSV_COLUMNS)
+
+
+@bp.get("/upload/<int:upload_id>")
+@growing_employer
+def upload_status(upload_id: int):
+    return upload_status_page("shortages", "growing/upload_status.html", upload_id)
+
+
+@bp.get("/upload/<int:upload_id>/voortgang.json")
+@growing_employer
+def upload_progress_json(upload_id: int):
+    return upload_progress("shortages", upload_id)
 
 
 @bp.get("/upload/voorbeeld.csv")

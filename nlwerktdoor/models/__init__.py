@@ -7,11 +7,13 @@ from .organisation import Organisation
 from .outbox import EmailSuppression, OutgoingEmail
 from .sector import Sector
 from .shortage import Shortage
+from .upload import CsvUpload
 from .user import User
 from .worker import Invitation, WorkerProfile
 
 __all__ = [
     "AuditEntry",
+    "CsvUpload",
     "EmailSuppression",
     "Invitation",
     "JobRun",

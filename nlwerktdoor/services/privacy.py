@@ -5,8 +5,8 @@ Invariants (docs/privacy.md is the data register):
   stays (audit entries and verifications point at it) with a placeholder address on `.invalid`,
   no name, phone, password or second factor, and deactivated; the worker profile and its matches
   are deleted; emails to or about the person are scrubbed (and cancelled when still unsent);
-  invitations for the address and its suppression are deleted; audit details naming the person
-  are emptied. One transaction per erasure (or per batch job run), all or nothing.
+  invitations for the address and its suppression are deleted; their CSV uploads, and waiting
+  uploads naming their address, are deleted; audit details naming the person are emptied. One transaction per erasure (or per batch job run), all or nothing.
 - Retention jobs take an explicit `now` (tests inject one) and commit once per run.
 - Nothing here answers a match: a human says yes on both sides (services/responses.py).
 """
@@ -27,6 +27,7 @@ from ..errors import DomainError, NotAllowedError, NotFoundError
 from ..extensions import db
 from ..models import (
     AuditEntry,
+    CsvUpload,
     EmailSuppression,
     Invitation,
     Match,
@@ -294,6 +295,17 @@ def _erase_user_rows(user: User, placeholder: str) -> None:
         own = entry.object_type == "users" and entry.object_id == str(user.id)
         if own or _names_person(entry.details, identifiers):
             entry.details = {"erased": True}
+    # CSV uploads (services/uploads.py): the person's own, and any file of their organisation still
+    # waiting to be imported that names their address (only members can be a posting's contact).
+    db.session.execute(sa.delete(CsvUpload).where(CsvUpload.user_id == user.id)
+                       .execution_options(synchronize_session=False))
+    if user.organisation_id is not None and address:
+        waiting = db.session.execute(sa.select(CsvUpload.id, CsvUpload.content).where(
+            CsvUpload.organisation_id == user.organisation_id, CsvUpload.content.is_not(None))).all()
+        naming = [row.id for row in waiting if address.encode() in row.content.lower()]
+        if naming:
+            db.session.execute(sa.delete(CsvUpload).where(CsvUpload.id.in_(naming))
+                               .execution_options(synchronize_session=False))
     # Postings that used this address as their contact (an employer member).
     for model in (Shortage, StaffListing):
         db.session.execute(
@@ -381,6 +393,9 @@ def _erase_organisation_rows(organisation: Organisation, acting_user: User | Non
         report.invitations = db.session.execute(
             sa.delete(Invitation).where(Invitation.listing_id.in_(listing_ids))
         ).rowcount or 0
+    # Its CSV uploads: waiting files name its contacts, reports are about its postings.
+    db.session.execute(sa.delete(CsvUpload).where(CsvUpload.organisation_id == organisation.id)
+                       .execution_options(synchronize_session=False))
     members = list(db.session.scalars(sa.select(User).where(User.organisation_id == organisation.id)))
     for member in members:
         _erase_user_rows(member, placeholder_email())

@@ -9,7 +9,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..forms import sector_choices
 from ..models import StaffListing
-from ..posting_forms import apply_domain_error, upload_page
+from ..posting_forms import apply_domain_error, upload_page, upload_progress, upload_status_page
 from ..services import invitations, listings, sectors
 from . import bp
 from .forms import TRANSFER_CHOICES, InviteForm, ListingForm
@@ -118,6 +118,18 @@ def invite(listing_id: int):
 @shrinking_employer
 def upload():
     return upload_page("listings", "shrinking/upload.html", listings.CSV_COLUMNS)
+
+
+@bp.get("/upload/<int:upload_id>")
+@shrinking_employer
+def upload_status(upload_id: int):
+    return upload_status_page("listings", "shrinking/upload_status.html", upload_id)
+
+
+@bp.get("/upload/<int:upload_id>/voortgang.json")
+@shrinking_employer
+def upload_progress_json(upload_id: int):
+    return upload_progress("listings", upload_id)
 
 
 @bp.get("/upload/voorbeeld.csv")
