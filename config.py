@@ -58,6 +58,11 @@ class Config:
     MATCH_SHORTAGES_PER_CANDIDATE = int(os.environ.get("MATCH_SHORTAGES_PER_CANDIDATE", "3"))
     # Ranking tie-breaker for jobs that need less formal education (0 = off; matching/types.py).
     MATCH_LEVEL_EASE = float(os.environ.get("MATCH_LEVEL_EASE", "1.0"))
+    # Scheduled runs are incremental (only pairs with a side changed since the last run); every
+    # MATCH_FULL_INTERVAL_HOURS one run examines every pair, for what no timestamp records.
+    MATCH_FULL_INTERVAL_HOURS = int(os.environ.get("MATCH_FULL_INTERVAL_HOURS", "24"))
+    # An incremental run looks back this far before the last run started (writes in flight then).
+    MATCH_INCREMENTAL_MARGIN_SECONDS = int(os.environ.get("MATCH_INCREMENTAL_MARGIN_SECONDS", "300"))
 
     # Employers' CSV uploads (docs/csv.md, "Large files"; nlwerktdoor/services/uploads.py). A file
     # with up to IMPORT_INLINE_ROWS data rows is imported inside the request (errors shown at once);

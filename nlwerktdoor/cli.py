@@ -79,14 +79,15 @@ def import_workers(file):
 
 
 @match_cli.command("run")
-def match_run():
+@click.option("--full", is_flag=True, help="Examine every pair, not only those with a side changed since the last run.")
+def match_run(full):
     """One matching run: store new matches and queue one digest per recipient."""
     from .services import matching
 
     started = time.perf_counter()
-    run = matching.run_matching()
+    run = matching.run_matching(full=full)
     click.echo(
-        f"candidates: {run.candidates}, shortages: {run.shortages}, new matches: {run.new_matches}, "
+        f"run: {run.kind}, candidates: {run.candidates}, shortages: {run.shortages}, new matches: {run.new_matches}, "
         f"emails queued: {run.emails}, time: {time.perf_counter() - started:.2f} s"
     )
 

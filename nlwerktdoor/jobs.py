@@ -54,22 +54,30 @@ _running_jobs: list[str] = []
 # --- the jobs --------------------------------------------------------------------------------------
 
 
-def match_job(app: Flask) -> None:
-    """One matching run (it queues the digests in the same transaction); a run is never cut short."""
+def match_job(app: Flask, full: bool = False) -> None:
+    """One matching run (it queues the digests in the same transaction); a run is never cut short.
+    Incremental: the pairs with a side changed since the last run (services/matching.py)."""
 
     def work() -> dict:
         from .services import matching
 
-        run = matching.run_matching()
+        run = matching.run_matching(full=full)
         return {
             "match_run": getattr(run, "id", None),
+            "kind": run.kind,
             "new_matches": run.new_matches,
             "emails": run.emails,
             "candidates": run.candidates,
             "shortages": run.shortages,
         }
 
-    run_job(app, "match", work)
+    run_job(app, "match_full" if full else "match", work)
+
+
+def match_full_job(app: Flask) -> None:
+    """A run over every pair, for what no timestamp records (an account switched back on, a new
+    consent text); MATCH_FULL_INTERVAL_HOURS apart."""
+    match_job(app, full=True)
 
 
 def send_mail_job(app: Flask) -> None:
@@ -174,6 +182,12 @@ def _retention_interval(config) -> dict:
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec(id="match", func=match_job, interval=_match_interval, misfire_grace_time=300, run_at_start=True),
+    JobSpec(
+        id="match_full",
+        func=match_full_job,
+        interval=lambda config: {"hours": int(config.get("MATCH_FULL_INTERVAL_HOURS") or 24)},
+        misfire_grace_time=3600,
+    ),
     JobSpec(
         id="send_mail",
         func=send_mail_job,

@@ -16,7 +16,7 @@ from nlwerktdoor.services import outbox as outbox_service
 
 
 def test_jobs_are_declared_with_fixed_ids_and_safe_settings(app):
-    expected = ["match", "send_mail", "expire_postings", "still_available", "delete_withdrawn", "inactive_accounts",
+    expected = ["match", "match_full", "send_mail", "expire_postings", "still_available", "delete_withdrawn", "inactive_accounts",
                 "import_uploads"]
     assert [spec.id for spec in jobs.JOBS] == expected
     app.config.update(MATCH_INTERVAL_MINUTES=7, MAIL_INTERVAL_SECONDS=45)
@@ -67,9 +67,10 @@ def test_match_job_runs_the_matching_service(app, monkeypatch):
     calls = []
     fake = types.ModuleType("nlwerktdoor.services.matching")
 
-    def run_matching(now=None):
-        calls.append(now)
-        return types.SimpleNamespace(new_matches=0, emails=0, candidates=0, shortages=0)
+    def run_matching(now=None, full=False):
+        calls.append((now, full))
+        return types.SimpleNamespace(kind="full" if full else "incremental", new_matches=0, emails=0, candidates=0,
+                                     shortages=0)
 
     fake.run_matching = run_matching
     import nlwerktdoor.services as services
@@ -77,7 +78,8 @@ def test_match_job_runs_the_matching_service(app, monkeypatch):
     monkeypatch.setitem(sys.modules, "nlwerktdoor.services.matching", fake)
     monkeypatch.setattr(services, "matching", fake, raising=False)
     jobs.match_job(app)
-    assert calls == [None]
+    jobs.match_full_job(app)
+    assert calls == [(None, False), (None, True)]
 
 
 def test_disabled_scheduler_says_so_and_returns(app, capsys, monkeypatch):
@@ -226,11 +228,11 @@ def _fake_matching(monkeypatch, run_matching):
 def test_a_failing_run_is_recorded_and_the_next_slot_runs(app, db, monkeypatch, caplog):
     outcomes = iter([RuntimeError("database weg"), None])
 
-    def run_matching(now=None):
+    def run_matching(now=None, full=False):
         outcome = next(outcomes)
         if outcome:
             raise outcome
-        return types.SimpleNamespace(id=7, new_matches=1, emails=2, candidates=3, shortages=4)
+        return types.SimpleNamespace(id=7, kind="incremental", new_matches=1, emails=2, candidates=3, shortages=4)
 
     _fake_matching(monkeypatch, run_matching)
     clock = iter([T0, T0 + timedelta(minutes=15)])
@@ -240,7 +242,7 @@ def test_a_failing_run_is_recorded_and_the_next_slot_runs(app, db, monkeypatch, 
         jobs.match_job(app)
     runs = db.session.scalars(sa.select(JobRun).order_by(JobRun.slot)).all()
     assert [(run.status, run.error) for run in runs] == [("failed", "RuntimeError: database weg"), ("done", None)]
-    assert runs[1].counts == {"match_run": 7, "new_matches": 1, "emails": 2, "candidates": 3, "shortages": 4}
+    assert runs[1].counts == {"match_run": 7, "kind": "incremental", "new_matches": 1, "emails": 2, "candidates": 3, "shortages": 4}
     lines = [r for r in caplog.records if getattr(r, "event", None) == "job_run"]
     assert [(r.job, r.status) for r in lines] == [("match", "failed"), ("match", "done")]  # one line per run
     entry = json.loads(JsonFormatter().format(lines[1]))

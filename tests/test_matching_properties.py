@@ -203,3 +203,25 @@ def test_order_independence_on_a_larger_run():
         rnd.shuffle(cands)
         rnd.shuffle(shorts)
         assert match(cands, shorts, INDEX, lenient) == expected
+
+
+@given(runs(), engine_settings, st.data())
+@FAST
+def test_an_incremental_run_is_the_full_run_restricted_to_changed_pairs(run, settings, data):
+    """With every side changed, an incremental run is the full run; with some changed, every pair it
+    proposes has a changed side, and it proposes every passing pair of a changed side that a full
+    run over just those pairs would."""
+    from nlwerktdoor.matching import Changes, candidate_pairs
+
+    cands, shorts = run
+    everything = Changes(frozenset(c.key for c in cands), frozenset(s.id for s in shorts))
+    assert match(cands, shorts, INDEX, settings, changes=everything) == match(cands, shorts, INDEX, settings)
+
+    changed = Changes(
+        frozenset(data.draw(st.sets(st.sampled_from([c.key for c in cands])))),
+        frozenset(data.draw(st.sets(st.sampled_from([s.id for s in shorts])))),
+    )
+    incremental = candidate_pairs(cands, shorts, INDEX, settings, changes=changed)
+    expected = [p for p in candidate_pairs(cands, shorts, INDEX, settings)
+                if p.candidate_key in changed.candidates or p.shortage_id in changed.shortages]
+    assert incremental == expected

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from nlwerktdoor.models import Match, MatchRun, OutgoingEmail
 from nlwerktdoor.services import matching
-from tests.factories import make_employer, make_listing, make_shortage, make_worker
+from tests.factories import make_employer, make_listing, make_shortage, make_user, make_worker
 
 
 @pytest.fixture
@@ -181,3 +181,79 @@ def test_a_failed_run_keeps_nothing_but_its_failure(db, growing, monkeypatch):
     assert all_matches(db) == []
     runs = list(db.session.scalars(sa.select(MatchRun)))
     assert [(r.status, "smtp template missing" in (r.error or "")) for r in runs] == [("failed", True)]
+
+
+@pytest.fixture
+def no_margin(app):
+    """Incremental runs look back exactly to the last run's start (no margin for writes in flight)."""
+    app.config["MATCH_INCREMENTAL_MARGIN_SECONDS"] = 0
+    yield
+    app.config.pop("MATCH_INCREMENTAL_MARGIN_SECONDS", None)
+
+
+def _backdate(row, when):
+    """As if the row was last written at `when` (updated_at is set on every flush otherwise)."""
+    table = type(row).__table__
+    db_session = sa.inspect(row).session
+    db_session.execute(table.update().where(table.c.id == row.id).values(updated_at=when))
+    db_session.commit()
+
+
+def test_runs_are_incremental_after_the_first_and_full_on_request(db, growing, no_margin):
+    long_ago = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    shortage = make_shortage(growing)
+    make_worker(pc4="1011")
+    first = matching.run_matching()
+    assert (first.kind, first.new_matches) == ("full", 1)
+
+    # A worker whose row claims it has not changed since before the first run (as after an admin
+    # switched the account back on: no timestamp moves) is not examined by an incremental run ...
+    hidden = make_worker(pc4="1013")
+    _backdate(hidden, long_ago)
+    second = matching.run_matching()
+    assert (second.kind, second.new_matches) == ("incremental", 0)
+    # ... a new or edited worker is ...
+    edited = make_worker(pc4="1014", skills=[])
+    _backdate(edited, long_ago)
+    assert matching.run_matching().new_matches == 0
+    edited.skills = list(shortage.required_skills)
+    db.session.commit()
+    third = matching.run_matching()
+    assert third.new_matches == 1
+    assert {m.worker_id for m in all_matches(db) if m.run_id == third.id} == {edited.id}
+    # ... and a full run examines every pair.
+    full = matching.run_matching(full=True)
+    assert (full.kind, full.new_matches) == ("full", 1)
+    assert {m.worker_id for m in all_matches(db) if m.run_id == full.id} == {hidden.id}
+
+
+def test_an_answer_that_makes_room_reopens_a_full_shortage_to_an_incremental_run(app, db, growing, no_margin):
+    """The caps: a full shortage took nobody else; a "no" makes room, and the next incremental
+    run tops up although neither the shortage nor the waiting worker changed."""
+    from nlwerktdoor.services import responses
+
+    app.config["MATCH_CANDIDATES_PER_POSITION"] = 1
+    long_ago = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    shortage = make_shortage(growing)
+    workers = [make_worker(pc4=pc4) for pc4 in ("1011", "1012")]
+    first = matching.run_matching()
+    assert first.new_matches == 1
+    for row in (shortage, *workers):
+        _backdate(row, long_ago)
+    assert matching.run_matching().new_matches == 0  # full: one position x 1
+
+    proposed = all_matches(db)[0]
+    responses.answer(proposed.id, make_user(role="employer", organisation=growing), yes=False)
+    topped_up = matching.run_matching()
+    assert (topped_up.kind, topped_up.new_matches) == ("incremental", 1)
+    assert len({m.worker_id for m in all_matches(db)}) == 2
+
+
+def test_a_run_never_proposes_a_pair_twice_whatever_its_kind(db, growing):
+    make_shortage(growing, positions=3)
+    for pc4 in ("1011", "1012", "1013"):
+        make_worker(pc4=pc4)
+    runs = [matching.run_matching(full=full) for full in (False, True, False, True)]
+    assert [run.new_matches for run in runs] == [3, 0, 0, 0]
+    pairs = [(m.shortage_id, m.worker_id) for m in all_matches(db)]
+    assert len(pairs) == len(set(pairs)) == 3

@@ -2,10 +2,11 @@
 from .allocate import candidate_pairs, match
 from .rules import distance_km, evaluate
 from .skills import SkillIndex, isco_skill_level
-from .types import CandidateIn, Explanation, MatchSettings, Proposal, ShortageIn, SkillInfo
+from .types import CandidateIn, Changes, Explanation, MatchSettings, Proposal, ShortageIn, SkillInfo
 
 __all__ = [
     "CandidateIn",
+    "Changes",
     "Explanation",
     "MatchSettings",
     "Proposal",

@@ -7,7 +7,7 @@ from typing import Iterable, Mapping
 
 from .rules import distance_km, passes_logistics, _score
 from .skills import SkillIndex
-from .types import CandidateIn, MatchSettings, Proposal, ShortageIn
+from .types import CandidateIn, Changes, MatchSettings, Proposal, ShortageIn
 
 # Grid cells of 0.25 degree (about 28 km north-south, 17 km east-west in the Netherlands).
 _CELL_DEG = 0.25
@@ -55,13 +55,18 @@ def candidate_pairs(
     index: SkillIndex,
     settings: MatchSettings,
     exclude: frozenset[tuple[str, int]] = frozenset(),
+    changes: Changes | None = None,
 ) -> list[Proposal]:
-    """Every pair that passes the hard rules, best first (score, then candidate key, shortage id)."""
+    """Every pair that passes the hard rules, best first (score, then candidate key, shortage id).
+    With `changes`, only the pairs with at least one changed side."""
     candidates = _unique(candidates, lambda c: c.key, "candidate")
-    grid = _Grid(_unique(shortages, lambda s: s.id, "shortage"))
+    shortages = _unique(shortages, lambda s: s.id, "shortage")
+    grid = _Grid(shortages)
+    changed_grid = grid if changes is None else _Grid(s for s in shortages if s.id in changes.shortages)
     proposals = []
     for candidate in candidates:
-        for shortage in grid.near(candidate.lat, candidate.lon, candidate.max_distance_km):
+        near = grid if changes is None or candidate.key in changes.candidates else changed_grid
+        for shortage in near.near(candidate.lat, candidate.lon, candidate.max_distance_km):
             if (candidate.key, shortage.id) in exclude or not passes_logistics(candidate, shortage, settings):
                 continue
             distance = distance_km(candidate.lat, candidate.lon, shortage.lat, shortage.lon)
@@ -83,6 +88,7 @@ def match(
     exclude: frozenset[tuple[str, int]] = frozenset(),
     shortage_load: Mapping[int, int] | None = None,
     candidate_load: Mapping[str, int] | None = None,
+    changes: Changes | None = None,
 ) -> list[Proposal]:
     """The new proposals of one run, fairly spread, best first.
 
@@ -97,6 +103,8 @@ def match(
     The loads are proposals from earlier runs that are still in play (nobody said no, no outcome
     yet): places they take (people, for a listing) per shortage, proposals per candidate. They
     count against the caps, so a rerun tops up instead of offering k more people every run.
+
+    `changes` (an incremental run): only pairs with a changed side are examined (see Changes).
     """
     shortage_load = shortage_load or {}
     candidate_load = candidate_load or {}
@@ -112,7 +120,7 @@ def match(
         for s in shortages
     }
     chosen = []
-    for proposal in candidate_pairs(candidates, shortages, index, settings, exclude):
+    for proposal in candidate_pairs(candidates, shortages, index, settings, exclude, changes):
         places = shortage_left[proposal.shortage_id]
         if places <= 0 or candidate_left[proposal.candidate_key] <= 0:
             continue

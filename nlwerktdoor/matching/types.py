@@ -56,6 +56,17 @@ class ShortageIn:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """What changed since the last run (an incremental run): only pairs with at least one side in
+    here are examined. Every other pair was examined before and, if it passed, was left out only
+    because one side was full; the caller puts a side whose room grew since (an answer, an edit) in
+    here too, so an incremental run proposes what a full run would."""
+
+    candidates: frozenset[str] = frozenset()  # candidate keys
+    shortages: frozenset[int] = frozenset()  # shortage ids
+
+
+@dataclass(frozen=True)
 class MatchSettings:
     """Thresholds, relatedness credits and volume caps; the defaults are the documented ones.
 

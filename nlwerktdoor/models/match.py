@@ -18,6 +18,8 @@ class MatchRun(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(sa.String(10), default="running")  # running | done | failed
+    # full: every pair examined; incremental: only pairs with a side changed since the last run.
+    kind: Mapped[str] = mapped_column(sa.String(12), default="full", server_default="full")
     candidates: Mapped[int] = mapped_column(default=0)
     shortages: Mapped[int] = mapped_column(default=0)
     new_matches: Mapped[int] = mapped_column(default=0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from flask import current_app
 
 from .. import reference
 from ..extensions import db
-from ..matching import CandidateIn, MatchSettings, ShortageIn, SkillIndex, SkillInfo, isco_skill_level, match
+from ..matching import CandidateIn, Changes, MatchSettings, ShortageIn, SkillIndex, SkillInfo, isco_skill_level, match
 from ..models import Match, MatchRun, Organisation, Shortage, StaffListing, User, WorkerProfile
 from ..models.database import utcnow
 from . import privacy
@@ -59,8 +59,11 @@ def match_settings() -> MatchSettings:
     )
 
 
-def run_matching(now: datetime | None = None) -> MatchRun:
+def run_matching(now: datetime | None = None, full: bool = False) -> MatchRun:
     """Store the new matches of one run and queue one digest per recipient, in one transaction.
+
+    Incremental by default: only pairs with a side that changed since the last completed run are
+    examined (`_changes_since`); the first run, and a run with `full`, examine every pair.
 
     Only live postings take part (hard rule 1): open shortages with open positions of verified
     organisations; active workers with consent whose account is active; open, unexpired staff
@@ -71,7 +74,8 @@ def run_matching(now: datetime | None = None) -> MatchRun:
     started_at = now or utcnow()
     try:
         _lock()
-        run = MatchRun(started_at=started_at, status="running")
+        changes = None if full else _changes_since(_last_completed_run())
+        run = MatchRun(started_at=started_at, status="running", kind="full" if changes is None else "incremental")
         db.session.add(run)
         shortages = _live_shortages()
         candidates = _live_candidates(started_at)
@@ -86,6 +90,7 @@ def run_matching(now: datetime | None = None) -> MatchRun:
             exclude=exclude,
             shortage_load=shortage_load,
             candidate_load=candidate_load,
+            changes=changes,
         )
         new_matches = []
         for proposal in proposals:
@@ -141,6 +146,44 @@ def run_matching(now: datetime | None = None) -> MatchRun:
             log.exception("could not record the failed matching run")
         raise
     return run
+
+
+def _last_completed_run() -> MatchRun | None:
+    return db.session.scalar(
+        sa.select(MatchRun).where(MatchRun.status == "done").order_by(MatchRun.started_at.desc(), MatchRun.id.desc()).limit(1)
+    )
+
+
+def _changes_since(last: MatchRun | None) -> Changes | None:
+    """The candidates and shortages whose pairs may have changed since `last` started (None: no
+    earlier run, so a full run). A change is an edit of the posting or profile (its updated_at:
+    new, edited, reopened, consent given), its organisation verified, or room made by an answer on
+    one of its matches (a "no", or a hire). A margin before `last` started covers writes that were
+    in flight while it read (their time is from before it, their commit after): examining a pair
+    again costs a little time and never a second match.
+
+    What no timestamp records (an account switched back on by an admin, a new consent text, the
+    clock passing a listing's end date — which only removes) waits for the next full run
+    (MATCH_FULL_INTERVAL_HOURS, and `nlwerktdoor match run --full`)."""
+    if last is None:
+        return None
+    since = last.started_at - timedelta(seconds=int(current_app.config.get("MATCH_INCREMENTAL_MARGIN_SECONDS", 300)))
+    answered = sa.or_(Match.growing_answered_at >= since, Match.candidate_answered_at >= since,
+                      Match.introduced_at >= since)
+    shortages = set(db.session.scalars(
+        sa.select(Shortage.id).join(Organisation, Shortage.organisation_id == Organisation.id)
+        .where(sa.or_(Shortage.updated_at >= since, Organisation.verified_at >= since))
+    ))
+    shortages.update(db.session.scalars(sa.select(Match.shortage_id).where(answered)))
+    candidates = {f"worker:{worker_id}" for worker_id in db.session.scalars(
+        sa.select(WorkerProfile.id).where(WorkerProfile.updated_at >= since))}
+    candidates.update(f"listing:{listing_id}" for listing_id in db.session.scalars(
+        sa.select(StaffListing.id).join(Organisation, StaffListing.organisation_id == Organisation.id)
+        .where(sa.or_(StaffListing.updated_at >= since, Organisation.verified_at >= since))
+    ))
+    for worker_id, listing_id in db.session.execute(sa.select(Match.worker_id, Match.listing_id).where(answered)):
+        candidates.add(f"worker:{worker_id}" if worker_id is not None else f"listing:{listing_id}")
+    return Changes(candidates=frozenset(candidates), shortages=frozenset(shortages))
 
 
 def _lock() -> None:
