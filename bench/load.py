@@ -12,7 +12,6 @@ Needs the `bench` extra (`pip install -e '.[bench]'`: gunicorn and locust). See 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
@@ -21,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,56 +35,26 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def fill(database_url: str, shortages: int, seed: int = 2020) -> None:
-    """Schema, the demo data, then `shortages` generated open shortages by COPY."""
-    from nlwerktdoor import create_app, reference
+    """Schema, the demo data, then generated open shortages up to `shortages` in all
+    (nlwerktdoor/services/generator.py: COPY on PostgreSQL)."""
+    from nlwerktdoor import create_app
     from nlwerktdoor.extensions import db
-    from nlwerktdoor.models import Organisation, Shortage
-    from nlwerktdoor.services import demo
+    from nlwerktdoor.models import Shortage
+    from nlwerktdoor.services import demo, generator
 
     app = create_app("development", SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="bench")
     with app.app_context():
         db.create_all()  # from the models (the benchmark database is throwaway; production uses `db upgrade`)
         print(demo.seed_demo(random_seed=seed, only_if_empty=True).summary(), flush=True)
-        orgs = db.session.execute(
-            db.select(Organisation.id, Organisation.sector_code)
-            .where(Organisation.side == "growing", Organisation.verified_at.is_not(None))
-        ).all()
         have = db.session.scalar(db.select(db.func.count(Shortage.id)))
         missing = max(0, shortages - have)
         print(f"shortages: {have} present, generating {missing}", flush=True)
         if not missing:
             return
-        rng = random.Random(seed)
-        occupations = [o for o in reference.occupations().values() if o.essential_skills]
-        pc4s = list(reference.places())
-        columns = ["organisation_id", "source", "sector_code", "title", "description", "occupation_id",
-                   "required_skills", "nice_skills", "positions", "filled_positions", "pc4", "max_distance_km",
-                   "start_date", "hours_per_week", "certificates", "training_offered", "open_hiring",
-                   "contact_email", "status", "created_at", "updated_at"]
-        started = time.perf_counter()
-        now = datetime.now(timezone.utc)
-        raw = db.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            with cursor.copy(f"COPY shortages ({', '.join(columns)}) FROM STDIN") as copy:
-                for n in range(missing):
-                    org_id, sector = orgs[n % len(orgs)]
-                    occupation = rng.choice(occupations)
-                    skills = list(occupation.essential_skills)[:12]
-                    created = now - timedelta(minutes=rng.randrange(60 * 24 * 60))
-                    copy.write_row((
-                        org_id, "own", sector, f"{occupation.label('nl')} {n}"[:200],
-                        "", occupation.id, json.dumps(skills), "[]", rng.randint(1, 5), 0, rng.choice(pc4s),
-                        rng.choice((10, 25, 50)), date.today() + timedelta(days=rng.randrange(90)),
-                        rng.choice((16, 24, 32, 36)), "[]", rng.random() < 0.3, rng.random() < 0.1,
-                        "werving@bench.example", "open", created, created,
-                    ))
-            raw.commit()
-        finally:
-            raw.close()
-        db.session.execute(db.text("ANALYZE shortages"))
-        db.session.commit()
-        print(f"generated {missing} shortages in {time.perf_counter() - started:.1f} s", flush=True)
+        # Another seed for every fill, so a second fill adds other rows instead of the first fill's again.
+        report = generator.load_database(generator.GeneratedData(candidates=0, shortages=missing, seed=seed + have))
+        print(f"generated {report.shortages} shortages ({report.organisations} new organisations) "
+              f"in {report.seconds:.1f} s", flush=True)
 
 
 def create_bench_app():

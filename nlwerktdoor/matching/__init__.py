@@ -1,10 +1,11 @@
 """The matching engine: pure functions over plain data (no Flask, no database)."""
-from .allocate import candidate_pairs, match
+from .allocate import allocate_under_caps, candidate_pairs, match
 from .rules import distance_km, evaluate
 from .skills import SkillIndex, isco_skill_level
 from .types import CandidateIn, Changes, Explanation, MatchSettings, Proposal, ShortageIn, SkillInfo
 
 __all__ = [
+    "allocate_under_caps",
     "CandidateIn",
     "Changes",
     "Explanation",

@@ -106,21 +106,35 @@ def match(
 
     `changes` (an incremental run): only pairs with a changed side are examined (see Changes).
     """
-    shortage_load = shortage_load or {}
-    candidate_load = candidate_load or {}
     candidates = list(candidates)
     shortages = list(shortages)
+    proposals = candidate_pairs(candidates, shortages, index, settings, exclude, changes)
+    return allocate_under_caps(proposals, candidates, shortages, settings, shortage_load, candidate_load)
+
+
+def allocate_under_caps(
+    proposals: Iterable[Proposal],
+    candidates: Iterable[CandidateIn],
+    shortages: Iterable[ShortageIn],
+    settings: MatchSettings,
+    shortage_load: Mapping[int, int] | None = None,
+    candidate_load: Mapping[str, int] | None = None,
+) -> list[Proposal]:
+    """The passing pairs, taken greedily best first (by score, then candidate key, shortage id) while
+    both sides have room under the caps of `match`."""
+    shortage_load = shortage_load or {}
+    candidate_load = candidate_load or {}
     capacity = {c.key: max(c.capacity, 1) for c in candidates}
     candidate_left = {
-        c.key: max(settings.shortages_per_candidate, 0) * capacity[c.key] - candidate_load.get(c.key, 0)
-        for c in candidates
+        key: max(settings.shortages_per_candidate, 0) * cap - candidate_load.get(key, 0)
+        for key, cap in capacity.items()
     }
     shortage_left = {
         s.id: max(settings.candidates_per_position, 0) * max(s.open_positions, 0) - shortage_load.get(s.id, 0)
         for s in shortages
     }
     chosen = []
-    for proposal in candidate_pairs(candidates, shortages, index, settings, exclude, changes):
+    for proposal in sorted(proposals, key=_rank):
         places = shortage_left[proposal.shortage_id]
         if places <= 0 or candidate_left[proposal.candidate_key] <= 0:
             continue

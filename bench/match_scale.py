@@ -1,0 +1,466 @@
+"""Matching at scale (issue 4, item 2): one real matching run on generated data, in phases.
+
+    python bench/match_scale.py --candidates 20000 --shortages 5000 \
+        --database postgresql+psycopg://postgres@127.0.0.1:5432/scale --baselines
+    python bench/match_scale.py --candidates 100000 --shortages 20000 --database …
+
+The database is a throwaway bench database. Its generated rows (bench/generate.py, seed --seed) are
+reused when the counts are right (after a change to the models or the generator, use --reset:
+create_all adds no new columns and the counts say nothing of the contents); an empty database is filled first (in a child process, so the
+peak memory printed is the run's); other contents stop the script unless --reset (drop every table,
+create them from the models, fill). Matches, runs and queued emails of earlier runs are deleted
+first, so every run starts from the same state.
+
+The run is `services.matching.run_matching` (a full run), unchanged: its own steps are wrapped with
+timers. read = the advisory lock plus loading live shortages, live candidates and earlier matches;
+match = the engine's `match` call; store = the rest (Match rows, digests, commit). Pairs are counted
+in a second, untimed call of the engine with counters on its per-pair functions (--no-count skips
+it): "examined" pairs reach the hard-rule check, "scored" pairs reach the skill score.
+
+--baselines runs, on the very inputs the engine got, (a) the naive loop: `matching.evaluate` on
+every candidate x shortage pair, and (b) one PostgreSQL query per shortage over a scratch table of
+the candidates (bounding box on lat/lon, GIN index on an array of skill and skill-group tokens,
+certificates, sector wish and availability in SQL), scored in Python with `evaluate`; both then
+allocate greedily under the same caps. Each must give the engine's proposals exactly (same
+candidates per shortage, same scores); the script says where they differ, and prints the ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SCRATCH_TABLE = "bench_scale_candidates"
+
+
+def rss_mib() -> float:
+    """Current resident set size (Linux /proc), in MiB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kB
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def ensure_data(app, args) -> None:
+    import sqlalchemy as sa
+
+    from nlwerktdoor.extensions import db
+    from nlwerktdoor.models import Shortage, StaffListing, WorkerProfile
+    from nlwerktdoor.services.generator import GeneratedData
+
+    expected = GeneratedData(args.candidates, args.shortages, seed=args.seed, listing_share=args.listing_share)
+    with app.app_context():
+        if args.reset:
+            print("--reset: dropping every table", flush=True)
+            db.drop_all()
+        db.create_all()  # from the models: a throwaway bench database (production uses `db upgrade`)
+
+        def counts(prefix: str | None):
+            models = (WorkerProfile, StaffListing, Shortage)
+            queries = [sa.select(sa.func.count()).select_from(model) for model in models]
+            if prefix is not None:
+                queries = [q.where(model.external_ref.like(f"{prefix}%")) for q, model in zip(queries, models)]
+            return tuple(db.session.scalar(query) for query in queries)
+
+        generated = counts(f"gen{args.seed}-")
+        everything = counts(None)
+        db.session.rollback()
+    want = (expected.n_workers, expected.n_listings, expected.shortages)
+    if generated == want:
+        print(f"reusing the generated data: {want[0]} workers, {want[1]} listings, {want[2]} shortages", flush=True)
+        return
+    if any(everything):
+        sys.exit(f"the database holds other postings (workers, listings, shortages = {everything}; generated with "
+                 f"seed {args.seed}: {generated}, wanted {want}); use --reset or another database")
+    command = [sys.executable, str(ROOT / "bench" / "generate.py"), "--candidates", str(args.candidates),
+               "--shortages", str(args.shortages), "--seed", str(args.seed),
+               "--listing-share", str(args.listing_share), "--database", args.database]
+    print("generating:", " ".join(command[1:]), flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL if args.quiet_load else None)
+    print(f"generated and loaded in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def clear_results() -> None:
+    """Earlier benchmark runs' matches, runs and digests: gone, so this run proposes the same pairs."""
+    import sqlalchemy as sa
+
+    from nlwerktdoor.extensions import db
+
+    for table in ("matches", "outgoing_emails", "match_runs"):
+        db.session.execute(sa.text(f"DELETE FROM {table}"))
+    db.session.commit()
+
+
+# --------------------------------------------------------------------------- the real run, in phases
+
+
+class PhaseTimer:
+    def __init__(self):
+        self.seconds = defaultdict(float)
+
+    def wrap(self, phase: str, function):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[phase] += time.perf_counter() - started
+        return timed
+
+
+@contextmanager
+def patched(module, **replacements):
+    originals = {name: getattr(module, name) for name in replacements}
+    for name, value in replacements.items():
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in originals.items():
+            setattr(module, name, value)
+
+
+def timed_run():
+    """run_matching with its read and match steps timed; returns (run, timer, captured engine call)."""
+    from nlwerktdoor.services import matching as service
+
+    timer = PhaseTimer()
+    captured = {}
+    engine_match = timer.wrap("match", service.match)
+
+    def capturing_match(candidates, shortages, index, settings, **kwargs):
+        # A line as each phase starts: a long run shows where it is (and a killed one what it had done).
+        print(f"  read {len(candidates)} candidates and {len(shortages)} shortages in {timer.seconds['read']:.2f} s; "
+              f"matching …", flush=True)
+        captured.update(candidates=candidates, shortages=shortages, index=index, settings=settings, kwargs=kwargs)
+        captured["proposals"] = result = engine_match(candidates, shortages, index, settings, **kwargs)
+        print(f"  matched in {timer.seconds['match']:.2f} s; storing …", flush=True)
+        return result
+
+    readers = ("_lock", "_last_completed_run", "_changes_since", "_live_shortages", "_live_candidates",
+               "_earlier_matches")
+    replacements = {name: timer.wrap("read", getattr(service, name)) for name in readers if hasattr(service, name)}
+    # A full run: every pair examined (the results of earlier runs are deleted anyway).
+    options = {"full": True} if "full" in inspect.signature(service.run_matching).parameters else {}
+    with patched(service, match=capturing_match, **replacements):
+        started = time.perf_counter()
+        run = service.run_matching(**options)
+        total = time.perf_counter() - started
+    timer.seconds["store"] = total - timer.seconds["read"] - timer.seconds["match"]
+    timer.seconds["total"] = total
+    return run, timer, captured
+
+
+def count_engine_pairs(captured) -> tuple[int, int] | None:
+    """(pairs examined, pairs scored) by the engine on the same inputs; None when the engine has no
+    per-pair functions to count (a vectorised engine should report its own counts)."""
+    from nlwerktdoor.matching import allocate
+
+    if not (hasattr(allocate, "passes_logistics") and hasattr(allocate, "_score")):
+        return None
+    counts = [0, 0]
+    logistics, score = allocate.passes_logistics, allocate._score
+
+    def counting_logistics(*args):
+        counts[0] += 1
+        return logistics(*args)
+
+    def counting_score(*args):
+        counts[1] += 1
+        return score(*args)
+
+    options = {name: value for name, value in captured["kwargs"].items() if name in ("exclude", "changes")}
+    with patched(allocate, passes_logistics=counting_logistics, _score=counting_score):
+        allocate.candidate_pairs(captured["candidates"], captured["shortages"], captured["index"],
+                                 captured["settings"], **options)
+    return counts[0], counts[1]
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def allocate_greedily(proposals, candidates, shortages, settings, shortage_load=None, candidate_load=None):
+    """The engine's own allocation under the caps (DESIGN.md): greedy by rank over the whole run."""
+    from nlwerktdoor.matching import allocate_under_caps
+
+    return allocate_under_caps(proposals, candidates, shortages, settings, shortage_load, candidate_load)
+
+
+def fresh_index():
+    """A new skill index, so a baseline starts as cold as the engine did (the index memoises per profile)."""
+    from nlwerktdoor.services import matching as service
+
+    return service.skill_index_from_reference.__wrapped__()
+
+
+def score_counter(score):
+    """A stand-in for rules._score that counts its calls: the pairs that reach the skill score."""
+    calls = [0]
+
+    def counting_score(*args):
+        calls[0] += 1
+        return score(*args)
+
+    return calls, counting_score
+
+
+def naive_baseline(captured):
+    """Every pair through matching.evaluate, then the same allocation."""
+    from nlwerktdoor.matching import evaluate, rules
+
+    candidates, shortages = captured["candidates"], captured["shortages"]
+    settings, kwargs = captured["settings"], captured["kwargs"]
+    index = fresh_index()
+    exclude = kwargs.get("exclude", frozenset())
+    scored, counting_score = score_counter(rules._score)
+
+    started = time.perf_counter()
+    passing = []
+    with patched(rules, _score=counting_score):
+        for shortage in shortages:
+            for candidate in candidates:
+                if (candidate.key, shortage.id) in exclude:
+                    continue
+                proposal = evaluate(candidate, shortage, index, settings)
+                if proposal is not None:
+                    passing.append(proposal)
+    chosen = allocate_greedily(passing, candidates, shortages, settings,
+                               kwargs.get("shortage_load"), kwargs.get("candidate_load"))
+    seconds = time.perf_counter() - started
+    return dict(seconds=seconds, examined=len(candidates) * len(shortages), scored=scored[0],
+                passing=len(passing), chosen=chosen)
+
+
+def skill_tokens(skill_ids) -> list[str]:
+    """A skill's id and the ESCO groups through which the engine may relate it to another skill:
+    level-2 and level-3 skill groups and knowledge fields for every skill ("g:"), the level-1 group only
+    between transversal skills ("t:"). Two skills share a token whenever one can cover the other (a
+    necessary condition, which the GIN index can test); the exact credit is left to `evaluate`."""
+    from nlwerktdoor import reference
+
+    skills = reference.skills()
+    tokens = set()
+    for skill_id in skill_ids:
+        tokens.add(skill_id)
+        skill = skills.get(skill_id)
+        if skill is None:
+            continue
+        code = skill.group_code or ""
+        if code[:1] in ("S", "T"):
+            parts = code.split(".")
+            prefix = parts[0]
+            for part in parts[1:]:
+                if part in ("", "0"):
+                    break
+                prefix = f"{prefix}.{part}"
+                tokens.add("g:" + prefix)
+            if skill.is_transversal:
+                tokens.add("t:" + parts[0])
+        elif code.isdigit():
+            tokens.add("g:" + code)
+    return sorted(tokens)
+
+
+def build_scratch_table(captured) -> float:
+    """The candidates as the SQL baseline sees them, with its indexes; returns the seconds it took."""
+    from nlwerktdoor.extensions import db
+
+    started = time.perf_counter()
+    connection = db.session.connection().connection
+    cursor = connection.cursor()
+    cursor.execute(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
+    cursor.execute(f"""CREATE TABLE {SCRATCH_TABLE} (
+        key text PRIMARY KEY, lat double precision, lon double precision, max_distance_km double precision,
+        skills text[], tokens text[], certificates text[], desired_sectors text[], available_from date,
+        capacity integer, skill_level integer)""")
+    with cursor.copy(f"COPY {SCRATCH_TABLE} FROM STDIN") as copy:
+        for c in captured["candidates"]:
+            copy.write_row((c.key, c.lat, c.lon, c.max_distance_km, sorted(c.skills), skill_tokens(c.skills),
+                            sorted(c.certificates), sorted(c.desired_sectors), c.available_from, c.capacity,
+                            c.skill_level))
+    cursor.execute(f"CREATE INDEX ON {SCRATCH_TABLE} USING gin (tokens)")
+    cursor.execute(f"CREATE INDEX ON {SCRATCH_TABLE} (lat, lon)")
+    cursor.execute(f"ANALYZE {SCRATCH_TABLE}")
+    db.session.commit()
+    return time.perf_counter() - started
+
+
+def sql_baseline(captured):
+    """One query per shortage over the scratch table, `evaluate` on the rows it returns, then the same allocation."""
+    from nlwerktdoor.extensions import db
+    from nlwerktdoor.matching import rules
+
+    shortages, settings, kwargs = captured["shortages"], captured["settings"], captured["kwargs"]
+    index = fresh_index()
+    scored, counting_score = score_counter(rules._score)
+    exclude = kwargs.get("exclude", frozenset())
+    # With a zero threshold every pair passes rule 5, so the skill tokens may not filter.
+    skills_decide = min(settings.min_coverage, settings.min_coverage_with_training) > 0
+    cursor = db.session.connection().connection.cursor()
+    started = time.perf_counter()
+    with patched(rules, _score=counting_score):
+        passing, examined, rows_read = _query_per_shortage(cursor, shortages, index, settings, exclude, skills_decide)
+    chosen = allocate_greedily(passing, captured["candidates"], shortages, settings,
+                               kwargs.get("shortage_load"), kwargs.get("candidate_load"))
+    seconds = time.perf_counter() - started
+    db.session.rollback()
+    return dict(seconds=seconds, examined=examined, scored=scored[0], rows=rows_read, passing=len(passing),
+                chosen=chosen)
+
+
+def _query_per_shortage(cursor, shortages, index, settings, exclude, skills_decide):
+    from nlwerktdoor.matching import CandidateIn, evaluate
+
+    km_per_degree = math.pi * 6371.0088 / 180.0
+    passing, examined, rows_read = [], 0, 0
+    for s in shortages:
+        # The smaller of the two radii decides, so the shortage's radius bounds the box.
+        dlat = s.max_distance_km / km_per_degree + 1e-6
+        widest = math.cos(math.radians(min(90.0, abs(s.lat) + dlat)))
+        dlon = s.max_distance_km / (km_per_degree * max(widest, 1e-6)) + 1e-6
+        conditions = ["lat BETWEEN %s AND %s", "lon BETWEEN %s AND %s", "available_from <= %s",
+                      "certificates @> %s", "(cardinality(desired_sectors) = 0 OR %s = ANY(desired_sectors))"]
+        params = [s.lat - dlat, s.lat + dlat, s.lon - dlon, s.lon + dlon,
+                  s.start_date + timedelta(days=settings.availability_grace_days), sorted(s.certificates), s.sector]
+        if s.required_skills and skills_decide:
+            conditions.append("tokens && %s")
+            params.append(skill_tokens(s.required_skills))
+        cursor.execute(
+            f"SELECT key, lat, lon, max_distance_km, skills, certificates, desired_sectors, available_from, capacity, "
+            f"skill_level FROM {SCRATCH_TABLE} WHERE {' AND '.join(conditions)}", params)
+        for key, lat, lon, radius, skills, certificates, desired, available_from, capacity, level in cursor:
+            rows_read += 1
+            if (key, s.id) in exclude:
+                continue
+            candidate = CandidateIn(key=key, lat=lat, lon=lon, max_distance_km=radius, skills=frozenset(skills),
+                                    certificates=frozenset(certificates), desired_sectors=frozenset(desired),
+                                    available_from=available_from, capacity=capacity, skill_level=level)
+            examined += 1
+            proposal = evaluate(candidate, s, index, settings)
+            if proposal is not None:
+                passing.append(proposal)
+    return passing, examined, rows_read
+
+
+def compare(engine_proposals, baseline_proposals) -> str:
+    """'identical', or how the top-k per shortage differs."""
+    def per_shortage(proposals):
+        grouped = defaultdict(list)
+        for p in proposals:
+            grouped[p.shortage_id].append((p.candidate_key, p.score))
+        return {sid: sorted(items) for sid, items in grouped.items()}
+
+    ours, theirs = per_shortage(engine_proposals), per_shortage(baseline_proposals)
+    differing = sorted(sid for sid in set(ours) | set(theirs) if ours.get(sid) != theirs.get(sid))
+    if not differing:
+        return f"identical top-k ({len(engine_proposals)} proposals, {len(ours)} shortages)"
+    example = differing[0]
+    return (f"DIFFERENT top-k on {len(differing)} of {len(set(ours) | set(theirs))} shortages; e.g. shortage {example}: "
+            f"engine {ours.get(example)} vs baseline {theirs.get(example)}")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--candidates", type=int, required=True, help="workers plus staff listings")
+    parser.add_argument("--shortages", type=int, required=True)
+    parser.add_argument("--database", default=os.environ.get("DATABASE_URL"),
+                        help="SQLAlchemy URL of a throwaway bench database (default $DATABASE_URL)")
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--listing-share", type=float, default=0.2)
+    parser.add_argument("--baselines", action="store_true", help="also the naive loop and the SQL query per shortage")
+    parser.add_argument("--no-naive", action="store_true", help="with --baselines: skip the naive loop (slow)")
+    parser.add_argument("--no-count", action="store_true", help="skip the second, counting engine call")
+    parser.add_argument("--reset", action="store_true", help="drop every table of the database first")
+    parser.add_argument("--quiet-load", action="store_true", help="no progress lines while loading")
+    args = parser.parse_args(argv)
+    if not args.database:
+        parser.error("--database (or DATABASE_URL) is required")
+
+    from nlwerktdoor import create_app
+
+    app = create_app("development", SQLALCHEMY_DATABASE_URI=args.database, SECRET_KEY="bench", SCHEDULER_ENABLED=False)
+    ensure_data(app, args)
+
+    from nlwerktdoor import reference
+    from nlwerktdoor.extensions import db
+    from nlwerktdoor.services import matching as service
+
+    with app.app_context():
+        clear_results()
+        started = time.perf_counter()
+        reference.places(), reference.occupations(), service.skill_index_from_reference()
+        warm = time.perf_counter() - started
+        rss_before = rss_mib()
+
+        run, timer, captured = timed_run()
+        peak = peak_rss_mib()
+        t = timer.seconds
+        print()
+        print(f"database: {db.engine.dialect.name}; seed {args.seed}")
+        print(f"reference data and ESCO index (once per process, before the run): {warm:.2f} s")
+        print(f"candidates: {run.candidates}, shortages: {run.shortages}")
+        print(f"time to read input:  {t['read']:8.2f} s")
+        print(f"time to match:       {t['match']:8.2f} s")
+        print(f"time to store:       {t['store']:8.2f} s   ({run.new_matches} matches, {run.emails} digests queued)")
+        print(f"total run:           {t['total']:8.2f} s")
+        print(f"peak RSS:            {peak:8.0f} MiB  (before the run {rss_before:.0f} MiB)")
+        print(f"matches made:        {run.new_matches:8d}")
+
+        engine_counts = None if args.no_count else count_engine_pairs(captured)
+        if engine_counts is None:
+            print("pairs considered:    not counted" + ("" if args.no_count else " (the engine has no per-pair functions)"))
+        else:
+            print(f"pairs considered:    {engine_counts[1]:8d} scored ({engine_counts[0]} examined by the hard rules)")
+        sys.stdout.flush()
+
+        if not args.baselines:
+            return
+        if captured["kwargs"].get("changes") is not None:
+            sys.exit("the run was incremental; the baselines compare full runs only")
+        engine_proposals = captured["proposals"]
+        results = {}
+        if not args.no_naive:
+            print("\nbaseline (a), naive loop over all pairs …", flush=True)
+            results["naive"] = naive_baseline(captured)
+        if db.engine.dialect.name == "postgresql":
+            print("baseline (b), one PostgreSQL query per shortage …", flush=True)
+            setup = build_scratch_table(captured)
+            print(f"  scratch table {SCRATCH_TABLE} with GIN and (lat, lon) indexes built in {setup:.1f} s")
+            results["sql"] = sql_baseline(captured)
+        else:
+            print("baseline (b) needs PostgreSQL: skipped")
+        print()
+        for name, result in results.items():
+            print(f"baseline {name}: {result['seconds']:.2f} s; pairs {result['scored']} scored "
+                  f"({result['examined']} examined), {result['passing']} passing, {len(result['chosen'])} proposals; "
+                  f"{compare(engine_proposals, result['chosen'])}")
+        if "naive" in results:
+            print(f"ratio naive / engine match time:          {results['naive']['seconds'] / t['match']:8.1f}x")
+        if "sql" in results:
+            print(f"ratio SQL per shortage / engine match time: {results['sql']['seconds'] / t['match']:6.1f}x")
+            print(f"ratio SQL per shortage / engine read+match: {results['sql']['seconds'] / (t['read'] + t['match']):6.1f}x")
+
+
+if __name__ == "__main__":
+    main()
