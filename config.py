@@ -63,6 +63,8 @@ class Config:
     MATCH_FULL_INTERVAL_HOURS = int(os.environ.get("MATCH_FULL_INTERVAL_HOURS", "24"))
     # An incremental run looks back this far before the last run started (writes in flight then).
     MATCH_INCREMENTAL_MARGIN_SECONDS = int(os.environ.get("MATCH_INCREMENTAL_MARGIN_SECONDS", "300"))
+    # A scheduled matching run computes at the lowest CPU priority (jobs.py): it takes what the web leaves.
+    MATCH_IDLE_PRIORITY = _bool("MATCH_IDLE_PRIORITY", True)
 
     # Employers' CSV uploads (docs/csv.md, "Large files"; nlwerktdoor/services/uploads.py). A file
     # with up to IMPORT_INLINE_ROWS data rows is imported inside the request (errors shown at once);
@@ -100,6 +102,7 @@ class Config:
     # SimpleCache is per process; CACHE_TYPE=RedisCache with CACHE_REDIS_URL shares it between processes.
     CACHE_TYPE = os.environ.get("CACHE_TYPE", "SimpleCache")
     CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "redis://127.0.0.1:6379/1")
+    CACHE_KEY_PREFIX = "nlwerktdoor:"
     PUBLIC_COUNTS_SECONDS = int(os.environ.get("PUBLIC_COUNTS_SECONDS", "30"))
     # The rendered public search page for anonymous visitors, per language and query (caching.py):
     # a closed or new shortage shows there within this many seconds.
@@ -152,6 +155,10 @@ class ProductionConfig(Config):
     # counting in memory instead of refusing every request.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # The public search's counts and pages are shared by every worker process through the same Redis
+    # (a database of its own). Short timeouts: when Redis is away, pages are rendered afresh (caching.py).
+    CACHE_TYPE = os.environ.get("CACHE_TYPE", "RedisCache")
+    CACHE_OPTIONS = {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlencode
@@ -27,10 +28,27 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def remembered(key: str, seconds: int, compute: Callable[[], T]) -> T:
-    """`compute()`, or its result of at most `seconds` ago (0 or less: always computed)."""
+# Values kept in this process only (`shared=False`): key -> (monotonic expiry, value).
+_local: dict[str, tuple[float, object]] = {}
+
+
+def remembered(key: str, seconds: int, compute: Callable[[], T], shared: bool = True) -> T:
+    """`compute()`, or its result of at most `seconds` ago (0 or less: always computed).
+
+    shared: kept in the configured cache (Redis in production: one computation serves every web
+    process). Not shared: kept in this process as it is — for a large value that every request
+    reads (the counts per postcode area), copying it out of Redis and unpickling it each time costs
+    more than computing it once per process now and then."""
     if seconds <= 0:
         return compute()
+    if not shared:
+        now = time.monotonic()
+        hit = _local.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = compute()
+        _local[key] = (now + seconds, value)
+        return value
     try:
         value = cache.get(key)
     except Exception:  # noqa: BLE001 — a broken cache must not break the page
@@ -43,6 +61,12 @@ def remembered(key: str, seconds: int, compute: Callable[[], T]) -> T:
         except Exception:  # noqa: BLE001
             log.exception("cache: could not keep %s", key)
     return value
+
+
+def clear() -> None:
+    """Forget everything kept, here and in the shared cache (tests; an admin action could use it)."""
+    _local.clear()
+    cache.clear()
 
 
 def public_seconds() -> int:

@@ -71,7 +71,41 @@ def match_job(app: Flask, full: bool = False) -> None:
             "shortages": run.shortages,
         }
 
-    run_job(app, "match_full" if full else "match", work)
+    run_job(app, "match_full" if full else "match", lambda: _at_idle_priority(app, work))
+
+
+def _at_idle_priority(app: Flask, work: Callable[[], dict]) -> dict:
+    """`work()` in a thread of its own at the lowest CPU priority (MATCH_IDLE_PRIORITY, default on).
+
+    A matching run is minutes of pure computation; on a machine shared with the web workers it
+    should only take the CPU they leave, so that page latency hardly moves while it runs (issue 5,
+    measured by bench/load.py --with-matching). Linux SCHED_IDLE applies to one thread, so the mail
+    sender and the rest of the scheduler keep their normal priority; elsewhere nice 19 is the best
+    there is. The run keeps its own app context and database session, as in any job thread."""
+    if not app.config.get("MATCH_IDLE_PRIORITY", True):
+        return work()
+    outcome: dict = {}
+
+    def lowered() -> None:
+        try:
+            if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: this thread (Linux)
+            else:
+                os.nice(19)
+        except OSError as error:
+            log.warning("matching: could not lower the CPU priority (%s); running at normal priority", error)
+        try:
+            with app.app_context():
+                outcome["counts"] = work()
+        except BaseException as error:  # noqa: BLE001 — handed to the caller's thread below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=lowered, name="matching-run", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["counts"]
 
 
 def match_full_job(app: Flask) -> None:

@@ -301,10 +301,10 @@ def test_public_search_counts_once_per_interval_but_lists_live(public_data, clie
     """With PUBLIC_COUNTS_SECONDS set (production), the counts per postcode area are cached: a search
     does not count again, so a new shortage joins the total only after the interval, while the
     shortages listed are read live (a closed one disappears at once)."""
-    from nlwerktdoor.extensions import cache
+    from nlwerktdoor import caching
 
     app.config["PUBLIC_COUNTS_SECONDS"] = 60
-    cache.clear()
+    caching.clear()
     statements = []
     engine = db.engine
 
@@ -330,22 +330,22 @@ def test_public_search_counts_once_per_interval_but_lists_live(public_data, clie
         assert "Zorg in Amsterdam" not in titles(second)
         assert "Zorg in Utrecht" in titles(second)
 
-        cache.clear()  # the interval has passed
+        caching.clear()  # the interval has passed
         third = client.get("/tekorten/", query_string=query).get_data(as_text=True)
         assert titles(third) == ["Zorg in Utrecht 2", "Zorg in Utrecht"]
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
         app.config["PUBLIC_COUNTS_SECONDS"] = 0
-        cache.clear()
+        caching.clear()
 
 
 def test_public_search_page_is_kept_for_anonymous_visitors_only(public_data, client, app, db, login_as):
     """PUBLIC_PAGE_SECONDS: an anonymous visitor may get the page rendered a moment ago (per
     language and query); a logged-in user never does."""
-    from nlwerktdoor.extensions import cache
+    from nlwerktdoor import caching
 
     app.config["PUBLIC_PAGE_SECONDS"] = 60
-    cache.clear()
+    caching.clear()
     try:
         query = {"postcode": "3511", "radius": 50}
         assert "Zorg in Amsterdam" in titles(client.get("/tekorten/", query_string=query).get_data(as_text=True))
@@ -364,25 +364,25 @@ def test_public_search_page_is_kept_for_anonymous_visitors_only(public_data, cli
         assert "Zorg in Amsterdam" not in titles(mine) and "Uitloggen" in mine
     finally:
         app.config["PUBLIC_PAGE_SECONDS"] = 0
-        cache.clear()
+        caching.clear()
 
 
 def test_home_figures_are_cached_per_interval(public_data, client, app, db):
-    from nlwerktdoor.extensions import cache
+    from nlwerktdoor import caching
     from nlwerktdoor.services import stats
 
     app.config["PUBLIC_COUNTS_SECONDS"] = 60
-    cache.clear()
+    caching.clear()
     try:
         with app.test_request_context():
             before = stats.public_figures()
             make_shortage(public_data["utrecht"].organisation, title="Nog een", pc4="3511", positions=3)
             assert stats.public_figures() == before
-            cache.clear()
+            caching.clear()
             assert stats.public_figures()["open_positions"] == before["open_positions"] + 3
     finally:
         app.config["PUBLIC_COUNTS_SECONDS"] = 0
-        cache.clear()
+        caching.clear()
 
 
 def test_public_detail(public_data, client):
@@ -401,3 +401,24 @@ def test_public_detail_hides_closed_and_unverified(public_data, client, which):
 
 def test_public_detail_of_unknown_id_is_404(client):
     assert client.get("/tekorten/vacature/424242").status_code == 404
+
+
+def test_own_shortages_are_paged(client, app, db, login_as):
+    """A chain with thousands of shortages gets pages of 50, open ones first, newest first."""
+    from nlwerktdoor.services import postings
+
+    employer = make_employer(side="growing")
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    for n in range(postings.OWN_PER_PAGE + 3):
+        make_shortage(employer.organisation, title=f"Eigen {n:02d}", created_at=start + timedelta(hours=n))
+    login_as(employer)
+
+    def own_titles(page: str) -> list[str]:
+        return re.findall(r'<a href="/tekorten/\d+">([^<]+)</a>', page)
+
+    first = client.get("/tekorten/mijn").get_data(as_text=True)
+    assert len(own_titles(first)) == postings.OWN_PER_PAGE and own_titles(first)[0] == "Eigen 52"
+    assert "Pagina 1 van 2" in first and 'href="/tekorten/mijn?pagina=2"' in first
+    second = client.get("/tekorten/mijn?pagina=2").get_data(as_text=True)
+    assert own_titles(second) == ["Eigen 02", "Eigen 01", "Eigen 00"]
+    assert own_titles(client.get("/tekorten/mijn?pagina=99").get_data(as_text=True)) == own_titles(second)

@@ -350,3 +350,29 @@ def test_json_logs_when_configured(monkeypatch):
         assert len(ours) == 1 and not isinstance(ours[0].formatter, JsonFormatter)  # once per process
     finally:
         logger.handlers[:], logger.level, logger.propagate = saved
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies")
+def test_a_matching_run_computes_at_idle_priority_in_a_thread_of_its_own(app):
+    seen = {}
+
+    def work():
+        seen["policy"] = os.sched_getscheduler(0)
+        seen["thread"] = threading.current_thread().name
+        return {"ok": 1}
+
+    assert jobs._at_idle_priority(app, work) == {"ok": 1}
+    assert seen == {"policy": os.SCHED_IDLE, "thread": "matching-run"}
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the caller's thread is untouched
+
+    def fails():
+        raise RuntimeError("database weg")
+
+    with pytest.raises(RuntimeError, match="database weg"):
+        jobs._at_idle_priority(app, fails)
+    app.config["MATCH_IDLE_PRIORITY"] = False
+    try:
+        jobs._at_idle_priority(app, work)
+        assert seen["thread"] == threading.current_thread().name
+    finally:
+        app.config.pop("MATCH_IDLE_PRIORITY")

@@ -26,7 +26,7 @@ def _own_shortage(shortage_id: int) -> Shortage:
 def index():
     return render_template(
         "growing/index.html", organisation=current_user.organisation,
-        rows=shortages.organisation_shortages(current_user.organisation_id),
+        rows=shortages.organisation_shortages(current_user.organisation_id, request.args.get("pagina", 1, type=int)),
     )
 
 

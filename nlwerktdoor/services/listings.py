@@ -116,9 +116,9 @@ def _set_status(listing_id: int, acting_user, status: str) -> StaffListing:
     return listing
 
 
-def organisation_listings(organisation_id: int) -> list[tuple[StaffListing, int]]:
-    """The organisation's listings, open ones first, newest first, each with its number of matches."""
-    return postings.organisation_postings(StaffListing, Match.listing_id, organisation_id)
+def organisation_listings(organisation_id: int, page: int | None = 1) -> postings.Page[tuple[StaffListing, int]]:
+    """A page of the organisation's listings, open ones first, newest first, each with its number of matches."""
+    return postings.organisation_postings(StaffListing, Match.listing_id, organisation_id, page)
 
 
 def listing_matches(listing: StaffListing) -> list[Match]:

@@ -131,13 +131,26 @@ class Page(Generic[T]):
         return self.page < self.pages
 
 
-def organisation_postings(model, match_column, organisation_id: int) -> list[tuple]:
-    """An organisation's listings or shortages, open ones first, newest first, each with its number of
-    matches (`match_column` is Match.listing_id or Match.shortage_id)."""
+OWN_PER_PAGE = 50  # an organisation's own listings or shortages per page (a chain may have thousands)
+
+
+def clamp_page(page: int | None, total: int, per_page: int) -> int:
+    """A page number past the end shows the last page; nonsense shows the first."""
+    last = max(1, -(-total // per_page))
+    return min(max(page or 1, 1), last)
+
+
+def organisation_postings(model, match_column, organisation_id: int, page: int | None = 1,
+                          per_page: int = OWN_PER_PAGE) -> Page[tuple]:
+    """One page of an organisation's listings or shortages, open ones first, newest first, each with
+    its number of matches (`match_column` is Match.listing_id or Match.shortage_id)."""
+    total = db.session.scalar(sa.select(sa.func.count(model.id)).where(model.organisation_id == organisation_id))
+    page = clamp_page(page, total, per_page)
     match_count = sa.select(sa.func.count(Match.id)).where(match_column == model.id).correlate(model).scalar_subquery()
     rows = db.session.execute(
         sa.select(model, match_count)
         .where(model.organisation_id == organisation_id)
         .order_by(sa.case((model.status == "open", 0), else_=1), model.created_at.desc(), model.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
     )
-    return [(posting, count) for posting, count in rows]
+    return Page([(posting, count) for posting, count in rows], page, per_page, total)

@@ -144,9 +144,9 @@ def reopen_shortage(shortage_id: int, acting_user) -> Shortage:
     return shortage
 
 
-def organisation_shortages(organisation_id: int) -> list[tuple[Shortage, int]]:
-    """The organisation's shortages, open ones first, newest first, each with its number of candidates."""
-    return postings.organisation_postings(Shortage, Match.shortage_id, organisation_id)
+def organisation_shortages(organisation_id: int, page: int | None = 1) -> postings.Page[tuple[Shortage, int]]:
+    """A page of the organisation's shortages, open ones first, newest first, each with its number of candidates."""
+    return postings.organisation_postings(Shortage, Match.shortage_id, organisation_id, page)
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ def public_area_counts(sector_code: str | None = None) -> dict[str, int]:
 
     Every public search needs these counts, and counting hundreds of thousands of rows per request
     is what made a search slow, so they are counted at most once per PUBLIC_COUNTS_SECONDS per
-    process (Flask-Caching; 0 = count every time). A count may thus lag a new shortage by that long;
+    process (kept in the process: every request reads them; 0 = count every time). A count may thus lag a new shortage by that long;
     the shortages listed are read live (the page around them may be kept: caching.anonymous_page)."""
 
     def count() -> dict[str, int]:
@@ -237,7 +237,7 @@ def public_area_counts(sector_code: str | None = None) -> dict[str, int]:
             query = query.where(Shortage.sector_code == sector_code)
         return {pc4: n for pc4, n in db.session.execute(query)}
 
-    return remembered(f"public-area-counts:{sector_code or '*'}", public_seconds(), count)
+    return remembered(f"public-area-counts:{sector_code or '*'}", public_seconds(), count, shared=False)
 
 
 def public_shortages(
@@ -253,7 +253,7 @@ def public_shortages(
     origin = reference.place(pc4) if pc4 else None
     if origin is None:
         total = sum(counts.values())
-        page = _clamp_page(page, total, per_page)
+        page = postings.clamp_page(page, total, per_page)
         shortages = db.session.scalars(
             query.order_by(Shortage.created_at.desc(), Shortage.id.desc()).limit(per_page).offset((page - 1) * per_page)
         )
@@ -263,7 +263,7 @@ def public_shortages(
     nearby = reference.places_within(origin.pc4, radius_km if radius_km is not None else 1000)
     areas = sorted((area for area in nearby if counts.get(area)), key=lambda area: (nearby[area], area))
     total = sum(counts[area] for area in areas)
-    page = _clamp_page(page, total, per_page)
+    page = postings.clamp_page(page, total, per_page)
     start, items, seen = (page - 1) * per_page, [], 0
     for area in areas:
         if len(items) == per_page:
@@ -277,12 +277,6 @@ def public_shortages(
             items.extend(PublicShortage(shortage, nearby[area]) for shortage in rows)
         seen += counts[area]
     return postings.Page(items, page, per_page, total)
-
-
-def _clamp_page(page: int | None, total: int, per_page: int) -> int:
-    """A page number past the end shows the last page; nonsense shows the first."""
-    last = max(1, -(-total // per_page))
-    return min(max(page or 1, 1), last)
 
 
 def public_shortage(shortage_id: int) -> Shortage | None:

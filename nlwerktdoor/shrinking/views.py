@@ -1,5 +1,5 @@
 """Shrinking side: staff listings, CSV upload, matches per listing and invitations to opt in."""
-from flask import Response, flash, redirect, render_template, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import get_locale, ngettext
 from flask_login import current_user
@@ -30,7 +30,8 @@ def _listing_form(**kwargs) -> ListingForm:
 def index():
     return render_template(
         "shrinking/index.html", organisation=current_user.organisation,
-        rows=listings.organisation_listings(current_user.organisation_id), transfer_labels=dict(TRANSFER_CHOICES),
+        rows=listings.organisation_listings(current_user.organisation_id, request.args.get("pagina", 1, type=int)),
+        transfer_labels=dict(TRANSFER_CHOICES),
     )
 
 
