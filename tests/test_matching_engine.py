@@ -483,3 +483,29 @@ def test_entry_level_never_outweighs_a_sliver_of_coverage():
     degree = evaluate(c, replace(short(required=one_of_thirty), skill_level=4), INDEX, anyone)
     assert elementary.explanation.coverage == 0.0 < degree.explanation.coverage
     assert degree.score > elementary.score
+
+
+def test_the_skill_bound_agrees_with_the_full_score_on_esco_profiles():
+    """Over real ESCO profiles (with and without training, with skill levels), the early upper bound
+    turns away exactly the pairs the full score turns away."""
+    from nlwerktdoor.matching.rules import _score
+    from nlwerktdoor.services.matching import occupation_skill_level
+
+    index = skill_index_from_reference()
+    rng = random.Random(7)
+    occupations = sorted((o for o in reference.occupations().values() if len(o.essential_skills) >= 6),
+                         key=lambda o: o.id)
+    sample = rng.sample(occupations, 60)
+    settings = MatchSettings()
+    passed = 0
+    for n, source in enumerate(sample):
+        skills = list(source.essential_skills) + list(source.optional_skills)[:3]
+        c = replace(cand(key=f"worker:{n}", skills=tuple(skills)), skills=frozenset(skills),
+                    skill_level=occupation_skill_level(source.id))
+        for m, target in enumerate(sample):
+            s = replace(short(id=m, required=tuple(target.essential_skills)), training_offered=bool(m % 2),
+                        skill_level=occupation_skill_level(target.id))
+            fast = _score(c, s, index, settings, 1.0, 10.0)
+            assert fast == _score(c, s, index, settings, 1.0, 10.0, bound=False)
+            passed += fast is not None
+    assert 60 <= passed < 60 * 60  # some pass (the same occupation at least), most do not

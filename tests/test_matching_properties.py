@@ -225,3 +225,18 @@ def test_an_incremental_run_is_the_full_run_restricted_to_changed_pairs(run, set
     expected = [p for p in candidate_pairs(cands, shorts, INDEX, settings)
                 if p.candidate_key in changed.candidates or p.shortage_id in changed.shortages]
     assert incremental == expected
+
+
+@given(runs(), engine_settings)
+@FAST
+def test_the_skill_bound_never_turns_away_a_pair_that_passes(run, settings):
+    """The upper bound that decides most pairs early gives exactly the proposals of the full score."""
+    from nlwerktdoor.matching.rules import _score
+
+    cands, shorts = run
+    for c in cands:
+        for s in shorts:
+            distance = haversine(c.lat, c.lon, s.lat, s.lon)
+            limit = max(distance, 1.0)
+            assert _score(c, s, INDEX, settings, distance, limit) == _score(c, s, INDEX, settings, distance, limit,
+                                                                            bound=False)

@@ -50,18 +50,20 @@ def evaluate(
     return _score(candidate, shortage, index, settings, distance, limit)
 
 
-def assign(skills, index: SkillIndex, profile, settings: MatchSettings, related_factor: float = 1.0):
+def assign(skills, index: SkillIndex, profile, settings: MatchSettings, related_factor: float = 1.0,
+           found=None):
     """Which candidate skill covers which of `skills`, and how much: {skill: (credit, by or None)}.
 
     The same id always counts 1.0. Related skills are shared out greedily, most valuable
     required skill first (weight x best credit, then id: independent of input order): one
     candidate skill covers at most `max_related_uses` of them, each next one at `reuse_decay`
     times the credit, so one generic skill does not "cover" ten different requirements.
+    `found`: each skill's `index.options`, in the order of `skills`, when the caller has them.
     """
     result: dict[str, tuple[float, str | None]] = {}
     pending = []
-    for skill in skills:
-        options = index.options(skill, profile, settings)
+    for n, skill in enumerate(skills):
+        options = found[n] if found is not None else index.options(skill, profile, settings)
         if options and options[0][0] >= 1.0:
             result[skill] = (1.0, options[0][1])
         elif options and related_factor > 0:
@@ -89,20 +91,44 @@ def assign(skills, index: SkillIndex, profile, settings: MatchSettings, related_
     return result
 
 
-def _score(candidate, shortage, index, settings, distance, limit) -> Proposal | None:
+# Float sums in another order may differ in the last bits: the bound keeps this much room.
+_BOUND_SLACK = 1e-9
+
+
+def _score(candidate, shortage, index, settings, distance, limit, bound: bool = True) -> Proposal | None:
     profile = index.profile(candidate.skills, settings)
-    required = tuple(dict.fromkeys(shortage.required_skills))
+    asked = index.asked(shortage.required_skills, settings)
+    required = asked.skills
     steps_up = shortage.skill_level - candidate.skill_level if candidate.skill_level and shortage.skill_level else 0
     related_factor = settings.level_step_credit ** steps_up if steps_up > 0 else 1.0
-    cover = assign(required, index, profile, settings, related_factor)
+    threshold = settings.min_coverage_with_training if shortage.training_offered else settings.min_coverage
+    # index.options, with its per-candidate memo read here first: this line runs for every required
+    # skill of every pair that passes the logistics, and most of those are memo hits.
+    memo, options_of = profile.memo, index.options
+    found = [hit if (hit := memo.get(skill)) is not None else options_of(skill, profile, settings) for skill in required]
+    # Most pairs that pass the logistics fall short on skills. An upper bound decides those without
+    # sharing the skills out: every required skill at its best credit, no reuse limit, knowledge
+    # ungated. It is never below the coverage computed below, so no pair that passes is lost.
+    if bound and asked.total and settings.coverage_target > 0:
+        best = 0.0
+        for weight, options in zip(asked.weights, found):
+            if options:
+                credit = options[0][0]
+                if credit < 1.0:
+                    credit *= related_factor
+                    if credit < settings.min_related_credit:
+                        continue
+                best += weight * credit
+        if min(1.0, best / asked.total / settings.coverage_target) < threshold - _BOUND_SLACK:
+            return None
+    cover = assign(required, index, profile, settings, related_factor, found)
     matched, related, missing = [], [], []
     # Competences and knowledge apart: knowledge counts only as far as the competences are covered.
     totals = [0.0, 0.0]
     covered_parts = [0.0, 0.0]
-    for skill in required:
-        weight = index.weight(skill, settings)
+    for skill, weight, knowledge in zip(required, asked.weights, asked.knowledge):
         credit, by = cover[skill]
-        part = 1 if index.is_knowledge(skill) else 0
+        part = 1 if knowledge else 0
         totals[part] += weight
         covered_parts[part] += weight * credit
         if credit >= 1.0:
@@ -118,7 +144,6 @@ def _score(candidate, shortage, index, settings, distance, limit) -> Proposal | 
     # A shortage that names no required skills asks for nobody in particular: everyone covers it.
     share = covered / total if total else 1.0
     coverage = min(1.0, share / settings.coverage_target) if settings.coverage_target > 0 else 1.0
-    threshold = settings.min_coverage_with_training if shortage.training_offered else settings.min_coverage
     if coverage < threshold:
         return None
 

@@ -111,6 +111,16 @@ class _Profile:
         self.memo: dict[str, tuple[tuple[float, str], ...]] = {}
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A shortage's required skills as the score reads them, worked out once per skill list."""
+
+    skills: tuple[str, ...]  # without repeats, in the order given
+    weights: tuple[float, ...]
+    knowledge: tuple[bool, ...]
+    total: float
+
+
 class SkillIndex:
     """Immutable after build(); safe to share between runs and threads."""
 
@@ -119,6 +129,7 @@ class SkillIndex:
         self._specificity = specificity
         self._weight_scale = weight_scale
         self._profiles: dict[tuple[frozenset[str], MatchSettings], _Profile] = {}
+        self._asked: dict[tuple[tuple[str, ...], MatchSettings], Asked] = {}
 
     @classmethod
     def build(
@@ -158,6 +169,18 @@ class SkillIndex:
             return 1.0
         weight = 1.0 / (1.0 + node.n_occupations / self._weight_scale)
         return weight * settings.knowledge_weight if node.knowledge else weight
+
+    def asked(self, required: tuple[str, ...], settings: MatchSettings) -> Asked:
+        """The required skills of a shortage with their weights (kept: many candidates meet one shortage)."""
+        key = (required, settings)
+        asked = self._asked.get(key)
+        if asked is None:
+            if len(self._asked) > 100_000:  # bounded, as the profiles are
+                self._asked.clear()
+            skills = tuple(dict.fromkeys(required))
+            weights = tuple(self.weight(skill, settings) for skill in skills)
+            asked = self._asked[key] = Asked(skills, weights, tuple(self.is_knowledge(s) for s in skills), sum(weights))
+        return asked
 
     def profile(self, skills: frozenset[str], settings: MatchSettings) -> _Profile:
         key = (skills, settings)
