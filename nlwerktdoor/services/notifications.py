@@ -12,10 +12,11 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from .. import reference
 from ..extensions import db
-from ..models import Match, MatchRun, User
+from ..models import Match, MatchRun, Shortage, StaffListing, User, WorkerProfile
 from . import outbox
 
 DEV_SERVER = "127.0.0.1:5000"
@@ -24,6 +25,7 @@ DEV_SERVER = "127.0.0.1:5000"
 def queue_run_digests(run: MatchRun, new_matches: list[Match]) -> int:
     """Queue one digest per recipient for this run's new matches; returns how many were queued (no commit)."""
     per_recipient: dict[str, list[tuple[str, Match]]] = defaultdict(list)
+    loaded = _load_sides(new_matches)  # noqa: F841 — held: the session keeps loaded objects only while referenced
     for match in new_matches:
         per_recipient[normalise_email(match.shortage.contact_email)].append(("growing", match))
         candidate_email = candidate_contact_email(match)
@@ -31,7 +33,7 @@ def queue_run_digests(run: MatchRun, new_matches: list[Match]) -> int:
             per_recipient[normalise_email(candidate_email)].append(("candidate", match))
     per_recipient.pop("", None)
     users = users_by_email(per_recipient)
-    queued = 0
+    emails = []
     for recipient, items in sorted(per_recipient.items()):
         user = users.get(recipient)
         locale = recipient_locale(user)
@@ -43,9 +45,28 @@ def queue_run_digests(run: MatchRun, new_matches: list[Match]) -> int:
             "set_password_url": set_password_url(user),
             "login_url": external_url("accounts.login"),
         }
-        if outbox.queue_email(recipient, locale, "digest", data, f"digest:{run.id}:{recipient}") is not None:
-            queued += 1
-    return queued
+        emails.append((recipient, locale, "digest", data, f"digest:{run.id}:{recipient}"))
+    return sum(email is not None for email in outbox.queue_emails(emails))
+
+
+def _load_sides(matches: list[Match]) -> list:
+    """Both sides of every match into the session in a few queries: reading match.shortage,
+    match.worker.user or match.listing afterwards finds them there instead of asking one by one.
+    Returns what was loaded, for the caller to hold on to while it reads."""
+    loaded = []
+    for model, ids, options in (
+        (Shortage, {m.shortage_id for m in matches}, (selectinload(Shortage.organisation),)),
+        (WorkerProfile, {m.worker_id for m in matches if m.worker_id is not None}, (selectinload(WorkerProfile.user),)),
+        (StaffListing, {m.listing_id for m in matches if m.listing_id is not None}, ()),
+    ):
+        for chunk in _chunks(sorted(ids), 1000):
+            loaded.extend(db.session.scalars(sa.select(model).where(model.id.in_(chunk)).options(*options)))
+    return loaded
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def digest_item(side: str, match: Match, locale: str) -> dict:

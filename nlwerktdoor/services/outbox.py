@@ -83,39 +83,61 @@ class SendReport:
 
 def queue_email(recipient: str, locale: str, template: str, data: dict, idempotency_key: str) -> OutgoingEmail | None:
     """Add an email to the session (no commit), or return None when this key was queued before."""
-    exists = db.session.scalar(sa.select(OutgoingEmail.id).where(OutgoingEmail.idempotency_key == idempotency_key))
-    if exists is not None:
-        return None
-    # Round-trip through JSON now, so a date or a model in `data` fails here and not in the sender.
-    payload = json.loads(json.dumps(data))
-    recipient = recipient.strip()
-    email = OutgoingEmail(
-        recipient=recipient,
-        locale=locale if locale in current_app.config.get("LANGUAGES", ("nl", "en")) else "nl",
-        template=template,
-        data=payload,
-        idempotency_key=idempotency_key,
-        status="pending",
-        attempts=0,
-        next_attempt_at=utcnow(),
-        message_id=_new_message_id(),
-    )
-    if is_suppressed(recipient):
-        email.status = "suppressed"
-        email.last_error = SUPPRESSED_NOTE
-    db.session.add(email)
-    return email
+    return queue_emails([(recipient, locale, template, data, idempotency_key)])[0]
+
+
+def queue_emails(emails: list[tuple[str, str, str, dict, str]]) -> list[OutgoingEmail | None]:
+    """`queue_email` for many at once — (recipient, locale, template, data, idempotency key) each —
+    with one query for the keys queued before and one for suppressed addresses, whatever their
+    number (a matching run queues thousands of digests). None where a key was queued before."""
+    keys = [key for *_rest, key in emails]
+    seen = set(db.session.scalars(sa.select(OutgoingEmail.idempotency_key).where(OutgoingEmail.idempotency_key.in_(keys))))
+    blocked = _suppressed_among(recipient for recipient, *_rest in emails)
+    languages = current_app.config.get("LANGUAGES", ("nl", "en"))
+    result: list[OutgoingEmail | None] = []
+    for recipient, locale, template, data, key in emails:
+        if key in seen:
+            result.append(None)
+            continue
+        seen.add(key)
+        # Round-trip through JSON now, so a date or a model in `data` fails here and not in the sender.
+        payload = json.loads(json.dumps(data))
+        recipient = recipient.strip()
+        email = OutgoingEmail(
+            recipient=recipient,
+            locale=locale if locale in languages else "nl",
+            template=template,
+            data=payload,
+            idempotency_key=key,
+            status="pending",
+            attempts=0,
+            next_attempt_at=utcnow(),
+            message_id=_new_message_id(),
+        )
+        if _address(recipient) in blocked:
+            email.status = "suppressed"
+            email.last_error = SUPPRESSED_NOTE
+        db.session.add(email)
+        result.append(email)
+    return result
+
+
+def _suppressed_among(recipients) -> set[str]:
+    addresses = {_address(recipient) for recipient in recipients}
+    if not addresses:
+        return set()
+    return set(db.session.scalars(
+        sa.select(EmailSuppression.address).where(
+            EmailSuppression.address.in_(addresses), EmailSuppression.suppressed_at.is_not(None)
+        )
+    ))
 
 
 SUPPRESSED_NOTE = "niet verstuurd: adres geblokkeerd na herhaalde permanente weigeringen"
 
 
 def is_suppressed(address: str) -> bool:
-    return db.session.scalar(
-        sa.select(EmailSuppression.id).where(
-            EmailSuppression.address == _address(address), EmailSuppression.suppressed_at.is_not(None)
-        )
-    ) is not None
+    return bool(_suppressed_among([address]))
 
 
 def _address(recipient: str) -> str:
@@ -411,12 +433,7 @@ def _send_batch(rows: list[Claimed], now: datetime, token: str, report: SendRepo
 
 def _hold_suppressed(rows: list[Claimed], batch: _Batch) -> list[Claimed]:
     """Rows to an address suppressed after they were queued are not sent."""
-    addresses = {_address(row.recipient) for row in rows}
-    blocked = set(db.session.scalars(
-        sa.select(EmailSuppression.address).where(
-            EmailSuppression.address.in_(addresses), EmailSuppression.suppressed_at.is_not(None)
-        )
-    ))
+    blocked = _suppressed_among(row.recipient for row in rows)
     held = [row for row in rows if _address(row.recipient) in blocked]
     for row in held:
         batch.suppress(row)
