@@ -46,8 +46,9 @@ class Shortage(db.Model):
         sa.CheckConstraint("positions >= 1", name="ck_shortage_positions"),
         sa.CheckConstraint("status IN ('open','filled','closed')", name="ck_shortage_status"),
         sa.CheckConstraint("source IN ('own','feed')", name="ck_shortage_source"),
-        # The public list reads open shortages by postcode area (services/shortages.public_shortages).
-        sa.Index("ix_shortages_status_pc4", "status", "pc4", "organisation_id"),
+        # The public list reads open shortages by postcode area, newest first, a page at a time
+        # (services/shortages.public_shortages): walked backwards, it stops after the page.
+        sa.Index("ix_shortages_status_pc4_id", "status", "pc4", "id"),
         # ... and without a postcode newest first: walked backwards, no sort of every open shortage.
         sa.Index("ix_shortages_status_created", "status", "created_at", "id"),
     )
