@@ -63,6 +63,8 @@ class Config:
     MATCH_FULL_INTERVAL_HOURS = int(os.environ.get("MATCH_FULL_INTERVAL_HOURS", "24"))
     # An incremental run looks back this far before the last run started (writes in flight then).
     MATCH_INCREMENTAL_MARGIN_SECONDS = int(os.environ.get("MATCH_INCREMENTAL_MARGIN_SECONDS", "300"))
+    # A shortage posted or edited on the site gets its candidates at once (the next run emails them).
+    MATCH_ON_POST = _bool("MATCH_ON_POST", True)
     # A scheduled matching run computes at the lowest CPU priority (jobs.py): it takes what the web leaves.
     MATCH_IDLE_PRIORITY = _bool("MATCH_IDLE_PRIORITY", True)
 

@@ -422,3 +422,64 @@ def test_own_shortages_are_paged(client, app, db, login_as):
     second = client.get("/tekorten/mijn?pagina=2").get_data(as_text=True)
     assert own_titles(second) == ["Eigen 02", "Eigen 01", "Eigen 00"]
     assert own_titles(client.get("/tekorten/mijn?pagina=99").get_data(as_text=True)) == own_titles(second)
+
+
+def test_a_posted_shortage_shows_its_candidates_at_once_and_the_next_run_emails_them(employer, login_as, client, db):
+    """Issue 4, instant candidates: no waiting for the scheduler to see who fits; the scheduled run
+    still sends the emails, once."""
+    from nlwerktdoor.models import MatchRun, OutgoingEmail
+    from nlwerktdoor.services import matching
+
+    near = make_worker(occupation="healthcare assistant", pc4="3512", certificates=["VOG"])
+    make_worker(occupation="healthcare assistant", pc4="9711", certificates=["VOG"])  # Groningen: too far
+    login_as(employer)
+    response = post_new_shortage(client)
+    (shortage,) = all_shortages(db)
+    matches = list(db.session.scalars(sa.select(Match)))
+    assert [(m.shortage_id, m.worker_id, m.run_id, m.announced_at) for m in matches] == [
+        (shortage.id, near.id, None, None)]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"/matches/{matches[0].id}" in page  # the candidate, pseudonymous, on the shortage's own page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutgoingEmail)) == 0
+
+    run = matching.run_matching()
+    assert run.new_matches == 0  # nothing new: the match was made already ...
+    digests = list(db.session.scalars(sa.select(OutgoingEmail).where(OutgoingEmail.template == "digest")))
+    assert {d.recipient for d in digests} == {near.user.email.lower(), "werving@example.org"}  # ... and now announced
+    assert db.session.get(Match, matches[0].id).announced_at is not None
+    again = matching.run_matching()
+    assert again.emails == 0 and db.session.scalar(sa.select(sa.func.count()).select_from(MatchRun)) == 2
+
+
+def test_an_instant_match_is_not_announced_to_a_worker_who_withdrew_since(employer, login_as, client, db):
+    from nlwerktdoor.models import OutgoingEmail
+    from nlwerktdoor.services import matching
+
+    worker = make_worker(occupation="healthcare assistant", pc4="3512", certificates=["VOG"])
+    login_as(employer)
+    post_new_shortage(client)
+    worker.status = "withdrawn"
+    db.session.commit()
+    matching.run_matching()
+    recipients = set(db.session.scalars(sa.select(OutgoingEmail.recipient)))
+    assert worker.user.email.lower() not in {r.lower() for r in recipients}
+    assert db.session.scalar(sa.select(Match.announced_at)) is not None  # never announced later either
+
+
+def test_posting_while_a_run_is_going_does_not_wait_for_it(employer, login_as, client, db):
+    """PostgreSQL: a matching run holds the run lock; posting skips the instant candidates (the
+    next, incremental run finds the shortage) instead of waiting minutes for the lock."""
+    from nlwerktdoor.services.matching import RUN_LOCK_KEY
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the run lock is a PostgreSQL advisory lock")
+    make_worker(occupation="healthcare assistant", pc4="3512", certificates=["VOG"])
+    login_as(employer)
+    with db.engine.connect() as other:
+        other.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": RUN_LOCK_KEY})
+        try:
+            assert post_new_shortage(client).status_code == 302
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(Match)) == 0
+        finally:
+            other.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": RUN_LOCK_KEY})
+    assert len(all_shortages(db)) == 1

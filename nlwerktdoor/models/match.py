@@ -45,6 +45,9 @@ class Match(db.Model):
     candidate_status: Mapped[str] = mapped_column(sa.String(8), default="pending")
     outcome: Mapped[str | None] = mapped_column(sa.String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When both sides were emailed about it (their run's digests). A match made the moment a
+    # shortage was posted (services/matching.match_shortage_now) waits for the next run: None.
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     growing_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     candidate_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     introduced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

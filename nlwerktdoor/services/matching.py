@@ -92,39 +92,27 @@ def run_matching(now: datetime | None = None, full: bool = False) -> MatchRun:
             candidate_load=candidate_load,
             changes=changes,
         )
-        new_matches = []
-        for proposal in proposals:
-            kind, _, row_id = proposal.candidate_key.partition(":")
-            explanation = proposal.explanation
-            new_match = Match(
-                shortage_id=proposal.shortage_id,
-                worker_id=int(row_id) if kind == "worker" else None,
-                listing_id=int(row_id) if kind == "listing" else None,
-                run=run,
-                score=proposal.score,
-                distance_km=proposal.distance_km,
-                explanation={
-                    "matched": list(explanation.matched),
-                    "related": [list(pair) for pair in explanation.related],
-                    "missing": list(explanation.missing),
-                    "nice_matched": list(explanation.nice_matched),
-                    "coverage": explanation.coverage,
-                    "training_offered": by_shortage[proposal.shortage_id].training_offered,
-                    "available_from": available_from[proposal.candidate_key].isoformat(),
-                    "start_date": by_shortage[proposal.shortage_id].start_date.isoformat(),
-                },
-                created_at=started_at,
-            )
-            db.session.add(new_match)
-            new_matches.append(new_match)
+        new_matches = [
+            _new_match(proposal, by_shortage, available_from, run=run, created_at=started_at, announced_at=started_at)
+            for proposal in proposals
+        ]
+        db.session.add_all(new_matches)
         db.session.flush()  # ids for the links in the digests
 
         from . import notifications
 
+        # Matches made the moment a shortage was posted go into this run's digests too, as long as
+        # both sides are still live (a worker who withdrew since hears nothing more).
+        waiting = []
+        for earlier in db.session.scalars(sa.select(Match).where(Match.announced_at.is_(None)).order_by(Match.id)):
+            earlier.announced_at = started_at
+            key = f"worker:{earlier.worker_id}" if earlier.worker_id is not None else f"listing:{earlier.listing_id}"
+            if earlier.shortage_id in by_shortage and key in available_from:
+                waiting.append(earlier)
         run.candidates = len(candidates)
         run.shortages = len(shortages)
         run.new_matches = len(new_matches)
-        run.emails = notifications.queue_run_digests(run, new_matches)
+        run.emails = notifications.queue_run_digests(run, new_matches + waiting)
         run.status = "done"
         run.finished_at = now or utcnow()
         db.session.commit()
@@ -146,6 +134,56 @@ def run_matching(now: datetime | None = None, full: bool = False) -> MatchRun:
             log.exception("could not record the failed matching run")
         raise
     return run
+
+
+def _new_match(proposal, by_shortage: dict[int, ShortageIn], available_from: dict, **fields) -> Match:
+    """The Match row of an engine proposal, with the explanation every page, email and export shows."""
+    kind, _, row_id = proposal.candidate_key.partition(":")
+    explanation = proposal.explanation
+    return Match(
+        shortage_id=proposal.shortage_id,
+        worker_id=int(row_id) if kind == "worker" else None,
+        listing_id=int(row_id) if kind == "listing" else None,
+        score=proposal.score,
+        distance_km=proposal.distance_km,
+        explanation={
+            "matched": list(explanation.matched),
+            "related": [list(pair) for pair in explanation.related],
+            "missing": list(explanation.missing),
+            "nice_matched": list(explanation.nice_matched),
+            "coverage": explanation.coverage,
+            "training_offered": by_shortage[proposal.shortage_id].training_offered,
+            "available_from": available_from[proposal.candidate_key].isoformat(),
+            "start_date": by_shortage[proposal.shortage_id].start_date.isoformat(),
+        },
+        **fields,
+    )
+
+
+def match_shortage_now(shortage_id: int, now: datetime | None = None) -> int:
+    """Candidates for one shortage the moment it is posted or edited (issue 4, "instant candidates"),
+    so the employer sees them on its page at once; the next scheduled run emails both sides (the
+    matches wait with announced_at None). The same rules, scores and caps as a run: it is a run over
+    one shortage and the candidates within its radius. Returns the number of new matches; commits.
+    Nothing happens for a shortage that is not live (closed, full, or its organisation unverified)."""
+    now = now or utcnow()
+    if not _lock(wait=False):
+        # A run is going: it (or the next, incremental one) will see this shortage as changed.
+        db.session.rollback()
+        return 0
+    shortage = next(iter(_live_shortages(Shortage.id == shortage_id)), None)
+    if shortage is None:
+        db.session.rollback()
+        return 0
+    nearby = list(reference.places_within(db.session.get(Shortage, shortage_id).pc4, shortage.max_distance_km))
+    candidates = _live_candidates(now, near=nearby)
+    exclude, shortage_load, candidate_load = _earlier_matches()
+    proposals = match(candidates, [shortage], skill_index_from_reference(), match_settings(), exclude=exclude,
+                      shortage_load=shortage_load, candidate_load=candidate_load)
+    available_from = {c.key: c.available_from for c in candidates}
+    db.session.add_all(_new_match(p, {shortage.id: shortage}, available_from, created_at=now) for p in proposals)
+    db.session.commit()
+    return len(proposals)
 
 
 def _last_completed_run() -> MatchRun | None:
@@ -186,12 +224,18 @@ def _changes_since(last: MatchRun | None) -> Changes | None:
     return Changes(candidates=frozenset(candidates), shortages=frozenset(shortages))
 
 
-def _lock() -> None:
-    if db.session.get_bind().dialect.name == "postgresql":
+def _lock(wait: bool = True) -> bool:
+    """The run lock, until the transaction ends; without `wait`, False at once when another holds it.
+    (SQLite has one writer at a time anyway: the run's write transaction is the lock there.)"""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return True
+    if wait:
         db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": RUN_LOCK_KEY})
+        return True
+    return bool(db.session.scalar(sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RUN_LOCK_KEY}))
 
 
-def _live_shortages() -> list[ShortageIn]:
+def _live_shortages(*where) -> list[ShortageIn]:
     query = (
         sa.select(Shortage)
         .join(Organisation, Shortage.organisation_id == Organisation.id)
@@ -199,6 +243,7 @@ def _live_shortages() -> list[ShortageIn]:
             Shortage.status == "open",
             Shortage.positions > Shortage.filled_positions,
             Organisation.verified_at.is_not(None),
+            *where,
         )
         .order_by(Shortage.id)
     )
@@ -226,14 +271,16 @@ def _live_shortages() -> list[ShortageIn]:
     return result
 
 
-def _live_candidates(now: datetime) -> list[CandidateIn]:
+def _live_candidates(now: datetime, near: list[str] | None = None) -> list[CandidateIn]:
+    """Live workers and listings; with `near`, only those in these PC4 areas."""
     candidates = []
     workers = (
         sa.select(WorkerProfile)
         .join(User, WorkerProfile.user_id == User.id)
         .where(WorkerProfile.status == "active", WorkerProfile.consent_at.is_not(None), User.active.is_(True),
                # consent to an older text does not count: the worker is asked again (services/privacy.py)
-               WorkerProfile.consent_version.in_(privacy.accepted_consent_versions()))
+               WorkerProfile.consent_version.in_(privacy.accepted_consent_versions()),
+               *([WorkerProfile.pc4.in_(near)] if near is not None else []))
         .order_by(WorkerProfile.id)
     )
     for worker in db.session.scalars(workers):
@@ -248,6 +295,7 @@ def _live_candidates(now: datetime) -> list[CandidateIn]:
             Organisation.verified_at.is_not(None),
             # A listing whose people are no longer available has nobody left to offer.
             sa.or_(StaffListing.available_until.is_(None), StaffListing.available_until >= now.date()),
+            *([StaffListing.pc4.in_(near)] if near is not None else []),
         )
         .order_by(StaffListing.id)
     )

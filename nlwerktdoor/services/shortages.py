@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import contains_eager, selectinload
 
@@ -99,7 +100,16 @@ def create_shortage(values: ShortageInput, acting_user) -> Shortage:
     )
     db.session.add(shortage)
     db.session.commit()
+    _candidates_now(shortage)
     return shortage
+
+
+def _candidates_now(shortage: Shortage) -> None:
+    """Its candidates at once, not at the next run (MATCH_ON_POST); the run emails both sides."""
+    if current_app.config.get("MATCH_ON_POST", True):
+        from . import matching
+
+        matching.match_shortage_now(shortage.id)
 
 
 def update_shortage(shortage_id: int, values: ShortageInput, acting_user) -> Shortage:
@@ -113,6 +123,7 @@ def update_shortage(shortage_id: int, values: ShortageInput, acting_user) -> Sho
     for name, value in checked.items():
         setattr(shortage, name, value)
     db.session.commit()
+    _candidates_now(shortage)
     return shortage
 
 
