@@ -100,6 +100,9 @@ def _at_idle_priority(app: Flask, work: Callable[[], dict]) -> dict:
         except BaseException as error:  # noqa: BLE001 — handed to the caller's thread below
             outcome["error"] = error
 
+    # End this thread's transaction first: on SQLite every transaction takes the write lock (BEGIN
+    # IMMEDIATE), and the run's own connection would wait for it until it timed out.
+    db.session.commit()
     thread = threading.Thread(target=lowered, name="matching-run", daemon=True)
     thread.start()
     thread.join()

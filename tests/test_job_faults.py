@@ -206,6 +206,25 @@ def test_two_processes_write_one_sqlite_file_without_locked_errors_or_lost_updat
         assert seen == list(range(2 * rounds))
 
 
+def test_a_scheduled_matching_run_on_a_sqlite_file_completes(tmp_path):
+    """The match job computes in a thread of its own (idle CPU priority) with its own connection: the
+    job thread must not hold SQLite's write lock meanwhile (it did once: "database is locked")."""
+    from nlwerktdoor import create_app, jobs
+    from nlwerktdoor.extensions import db
+    from nlwerktdoor.models import JobRun, MatchRun
+    from nlwerktdoor.services import demo
+
+    url = f"sqlite:///{tmp_path / 'scheduler.sqlite'}"
+    app = create_app("development", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY="x")
+    with app.app_context():
+        db.create_all()
+        demo.seed_demo(random_seed=1, only_if_empty=True)
+    jobs.match_job(app)
+    with app.app_context():
+        assert [(run.job_id, run.status) for run in db.session.scalars(sa.select(JobRun))] == [("match", "done")]
+        assert db.session.scalar(sa.select(MatchRun.status)) == "done"
+
+
 # --- PostgreSQL ------------------------------------------------------------------------------------
 
 
