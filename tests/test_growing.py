@@ -483,3 +483,28 @@ def test_posting_while_a_run_is_going_does_not_wait_for_it(employer, login_as, c
         finally:
             other.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": RUN_LOCK_KEY})
     assert len(all_shortages(db)) == 1
+
+
+def test_instant_candidates_keep_the_caps_of_a_run(app, employer, login_as, client, db):
+    """A worker already offered as many shortages as the cap allows (in play, elsewhere) is not
+    offered the new one at once either; a worker who said no to an earlier one still can be."""
+    from nlwerktdoor.services import matching
+
+    app.config["MATCH_SHORTAGES_PER_CANDIDATE"] = 1
+    try:
+        busy = make_worker(occupation="healthcare assistant", pc4="3512", certificates=["VOG"])
+        free = make_worker(occupation="healthcare assistant", pc4="3513", certificates=["VOG"])
+        other = make_employer(side="growing").organisation
+        make_shortage(other, pc4="3581")  # another employer in Utrecht
+        matching.run_matching()
+        offered = {m.worker_id: m for m in db.session.scalars(sa.select(Match))}
+        assert set(offered) == {busy.id, free.id}
+        offered[free.id].candidate_status = "no"
+        db.session.commit()
+
+        login_as(employer)
+        post_new_shortage(client)
+        (new,) = [s for s in all_shortages(db) if s.organisation_id == employer.organisation_id]
+        assert {m.worker_id for m in db.session.scalars(sa.select(Match).where(Match.shortage_id == new.id))} == {free.id}
+    finally:
+        app.config.pop("MATCH_SHORTAGES_PER_CANDIDATE", None)

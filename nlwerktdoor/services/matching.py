@@ -177,7 +177,7 @@ def match_shortage_now(shortage_id: int, now: datetime | None = None) -> int:
         return 0
     nearby = list(reference.places_within(db.session.get(Shortage, shortage_id).pc4, shortage.max_distance_km))
     candidates = _live_candidates(now, near=nearby)
-    exclude, shortage_load, candidate_load = _earlier_matches()
+    exclude, shortage_load, candidate_load = _earlier_matches(shortage.id, nearby)
     proposals = match(candidates, [shortage], skill_index_from_reference(), match_settings(), exclude=exclude,
                       shortage_load=shortage_load, candidate_load=candidate_load)
     available_from = {c.key: c.available_from for c in candidates}
@@ -326,20 +326,25 @@ def _candidate_in(key: str, source, desired_sectors, capacity: int) -> Candidate
     )
 
 
-def _earlier_matches() -> tuple[frozenset[tuple[str, int]], dict[int, int], dict[str, int]]:
+def _earlier_matches(shortage_id: int | None = None, near: list[str] | None = None,
+                     ) -> tuple[frozenset[tuple[str, int]], dict[int, int], dict[str, int]]:
     """Pairs never to propose again (every earlier match, whatever its answers), and the load of
-    the matches still in play (nobody said no, no outcome yet) per shortage and per candidate."""
-    rows = db.session.execute(
-        sa.select(
-            Match.worker_id,
-            Match.listing_id,
-            Match.shortage_id,
-            Match.growing_status,
-            Match.candidate_status,
-            Match.outcome,
-            StaffListing.count,
-        ).outerjoin(StaffListing, Match.listing_id == StaffListing.id)
-    )
+    the matches still in play (nobody said no, no outcome yet) per shortage and per candidate.
+    With `shortage_id` and `near` (one shortage matched at once): only what that needs — the
+    matches of that shortage and of the candidates in those PC4 areas."""
+    query = sa.select(
+        Match.worker_id,
+        Match.listing_id,
+        Match.shortage_id,
+        Match.growing_status,
+        Match.candidate_status,
+        Match.outcome,
+        StaffListing.count,
+    ).outerjoin(StaffListing, Match.listing_id == StaffListing.id)
+    if shortage_id is not None:
+        query = query.outerjoin(WorkerProfile, Match.worker_id == WorkerProfile.id).where(sa.or_(
+            Match.shortage_id == shortage_id, WorkerProfile.pc4.in_(near or []), StaffListing.pc4.in_(near or [])))
+    rows = db.session.execute(query)
     pairs = set()
     shortage_load: dict[int, int] = {}
     candidate_load: dict[str, int] = {}
