@@ -1,5 +1,5 @@
-"""The pages that matter, in a real Chromium: a job seeker opting in on a phone, and an employer posting a
-shortage with the occupation picker and saying yes to a candidate."""
+"""The pages that matter, in a real Chromium: a job seeker opting in on a phone, an employer posting a
+shortage with the occupation picker and saying yes to a candidate, and a large upload followed to its end."""
 from datetime import date, timedelta
 
 import pytest
@@ -120,3 +120,37 @@ def test_employer_posts_a_shortage_with_the_picker_and_says_yes_to_a_candidate(l
 
     db.session.remove()
     assert db.session.get(Match, match_id).growing_status == "yes"
+
+
+def test_a_large_upload_shows_its_progress_and_then_its_result(app, live_server, desktop, tmp_path):
+    """An HR employee uploads a file too large to import in the request: the status page follows the
+    job (the script polls, then reloads) and ends with the same result a small upload shows."""
+    from nlwerktdoor.services import uploads
+    from tests.test_uploads import csv_of
+
+    app.config.update(IMPORT_INLINE_ROWS=3)
+    employer = make_employer(side="growing")
+    employer_email, organisation_id = employer.email, employer.organisation_id
+    db.session.remove()
+    upload_file = tmp_path / "tekorten.csv"
+    upload_file.write_text(csv_of(8))
+
+    desktop.goto(live_server + "/account/inloggen")
+    desktop.fill("input[name=email]", employer_email)
+    desktop.fill("input[name=password]", PASSWORD)
+    desktop.locator("main button[type=submit]").click()
+    desktop.wait_for_url("**/tekorten/mijn")
+    desktop.goto(live_server + "/tekorten/upload")
+    desktop.set_input_files("input[type=file]", str(upload_file))
+    desktop.get_by_role("button", name="Uploaden").click()
+    desktop.wait_for_url("**/tekorten/upload/*")
+    assert desktop.locator("progress").count() == 1
+    assert "0 van 8 rijen" in desktop.locator("main").inner_text()
+
+    # The scheduler's job, in-process; the page notices by itself (no reload from the test).
+    assert released(uploads.process_queue())["done"] == 1
+    desktop.wait_for_selector("text=Import gelukt: 8 nieuw, 0 bijgewerkt.", timeout=15_000)
+    assert desktop.locator("progress").count() == 0
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Shortage).where(
+        Shortage.organisation_id == organisation_id))
+    assert released(count) == 8
