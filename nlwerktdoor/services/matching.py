@@ -106,8 +106,7 @@ def run_matching(now: datetime | None = None, full: bool = False) -> MatchRun:
         waiting = []
         for earlier in db.session.scalars(sa.select(Match).where(Match.announced_at.is_(None)).order_by(Match.id)):
             earlier.announced_at = started_at
-            key = f"worker:{earlier.worker_id}" if earlier.worker_id is not None else f"listing:{earlier.listing_id}"
-            if earlier.shortage_id in by_shortage and key in available_from:
+            if earlier.shortage_id in by_shortage and _candidate_key(earlier.worker_id, earlier.listing_id) in available_from:
                 waiting.append(earlier)
         run.candidates = len(candidates)
         run.shortages = len(shortages)
@@ -134,6 +133,11 @@ def run_matching(now: datetime | None = None, full: bool = False) -> MatchRun:
             log.exception("could not record the failed matching run")
         raise
     return run
+
+
+def _candidate_key(worker_id: int | None, listing_id: int | None) -> str:
+    """The engine's key of a match's candidate ("worker:<id>" or "listing:<id>")."""
+    return f"worker:{worker_id}" if worker_id is not None else f"listing:{listing_id}"
 
 
 def _new_match(proposal, by_shortage: dict[int, ShortageIn], available_from: dict, **fields) -> Match:
@@ -220,7 +224,7 @@ def _changes_since(last: MatchRun | None) -> Changes | None:
         .where(sa.or_(StaffListing.updated_at >= since, Organisation.verified_at >= since))
     ))
     for worker_id, listing_id in db.session.execute(sa.select(Match.worker_id, Match.listing_id).where(answered)):
-        candidates.add(f"worker:{worker_id}" if worker_id is not None else f"listing:{listing_id}")
+        candidates.add(_candidate_key(worker_id, listing_id))
     return Changes(candidates=frozenset(candidates), shortages=frozenset(shortages))
 
 
@@ -349,7 +353,7 @@ def _earlier_matches(shortage_id: int | None = None, near: list[str] | None = No
     shortage_load: dict[int, int] = {}
     candidate_load: dict[str, int] = {}
     for worker_id, listing_id, shortage_id, growing_status, candidate_status, outcome, people in rows:
-        key = f"worker:{worker_id}" if worker_id is not None else f"listing:{listing_id}"
+        key = _candidate_key(worker_id, listing_id)
         pairs.add((key, shortage_id))
         if "no" in (growing_status, candidate_status) or outcome in ("hired", "not hired"):
             continue
