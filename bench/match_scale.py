@@ -393,6 +393,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-count", action="store_true", help="skip the second, counting engine call")
     parser.add_argument("--reset", action="store_true", help="drop every table of the database first")
     parser.add_argument("--quiet-load", action="store_true", help="no progress lines while loading")
+    parser.add_argument("--dump", metavar="FILE", help="also pickle the engine's inputs and proposals to FILE "
+                        "(to work on the engine without a database: bench/engine_replay.py)")
     args = parser.parse_args(argv)
     if not args.database:
         parser.error("--database (or DATABASE_URL) is required")
@@ -426,6 +428,13 @@ def main(argv=None) -> None:
         print(f"total run:           {t['total']:8.2f} s")
         print(f"peak RSS:            {peak:8.0f} MiB  (before the run {rss_before:.0f} MiB)")
         print(f"matches made:        {run.new_matches:8d}")
+
+        if args.dump:
+            import pickle
+
+            with open(args.dump, "wb") as f:
+                pickle.dump({k: captured[k] for k in ("candidates", "shortages", "settings", "kwargs", "proposals")}, f)
+            print(f"engine inputs and proposals written to {args.dump}")
 
         engine_counts = None if args.no_count else count_engine_pairs(captured)
         if engine_counts is None:

@@ -240,3 +240,47 @@ def test_the_skill_bound_never_turns_away_a_pair_that_passes(run, settings):
             limit = max(distance, 1.0)
             assert _score(c, s, INDEX, settings, distance, limit) == _score(c, s, INDEX, settings, distance, limit,
                                                                             bound=False)
+
+
+bound_settings = st.builds(
+    lambda base, generic, target, min_related: replace(base, generic_scale=generic, coverage_target=target,
+                                                       min_related_credit=min_related),
+    engine_settings,
+    st.sampled_from([0.0, 5.0, 25.0]),
+    st.sampled_from([0.0, 0.35, 1.0]),
+    st.sampled_from([0.0, 0.15, 0.5]),
+)
+
+
+@given(runs(), bound_settings)
+@FAST
+def test_the_pair_bounds_keep_every_passing_pair_at_or_above_its_score(run, settings):
+    """bounds.pair_bounds (numpy, many pairs at once) holds every pair that passes, with a bound not
+    below its exact score: the streams of `match` lose nothing and rank nothing too low."""
+    from nlwerktdoor.matching import candidate_pairs
+    from nlwerktdoor.matching.bounds import pair_bounds
+
+    cands, shorts = run
+    found = pair_bounds(cands, shorts, INDEX, settings)
+    bound = {(cands[c].key, shorts[s].id): b for c, s, b in zip(found.candidate, found.shortage, found.score)}
+    for proposal in candidate_pairs(cands, shorts, INDEX, settings):
+        assert bound[(proposal.candidate_key, proposal.shortage_id)] >= proposal.score
+
+
+@given(runs(), bound_settings, st.data())
+@FAST
+def test_the_streamed_allocation_is_the_greedy_allocation_of_every_passing_pair(run, settings, data):
+    """`match` scores only as far down each shortage's stream as it needs, yet proposes exactly what
+    the greedy pass over every passing pair does: with earlier loads, excluded pairs and changes."""
+    from nlwerktdoor.matching import Changes, allocate_under_caps, candidate_pairs
+
+    cands, shorts = run
+    keys, ids = [c.key for c in cands], [s.id for s in shorts]
+    shortage_load = data.draw(st.dictionaries(st.sampled_from(ids), st.integers(0, 4)))
+    candidate_load = data.draw(st.dictionaries(st.sampled_from(keys), st.integers(0, 3)))
+    exclude = frozenset(data.draw(st.sets(st.tuples(st.sampled_from(keys), st.sampled_from(ids)), max_size=6)))
+    changes = data.draw(st.none() | st.builds(
+        Changes, st.frozensets(st.sampled_from(keys)), st.frozensets(st.sampled_from(ids))))
+    expected = allocate_under_caps(candidate_pairs(cands, shorts, INDEX, settings, exclude, changes), cands, shorts,
+                                   settings, shortage_load, candidate_load)
+    assert match(cands, shorts, INDEX, settings, exclude, shortage_load, candidate_load, changes) == expected

@@ -1,11 +1,15 @@
 """All passing pairs of a run, then a fair share of them under the volume caps."""
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from typing import Iterable, Mapping
 
-from .rules import distance_km, passes_logistics, _score
+import numpy as np
+
+from .bounds import pair_bounds
+from .rules import distance_km, evaluate, passes_logistics, _score
 from .skills import SkillIndex
 from .types import CandidateIn, Changes, MatchSettings, Proposal, ShortageIn
 
@@ -105,11 +109,78 @@ def match(
     count against the caps, so a rerun tops up instead of offering k more people every run.
 
     `changes` (an incremental run): only pairs with a changed side are examined (see Changes).
+
+    The result is exactly `allocate_under_caps(candidate_pairs(...))`, without scoring every pair:
+    bounds.pair_bounds gives each pair that could pass an upper bound of its score, each shortage
+    gets a stream of its pairs by that bound, best first, and one heap merges the streams. A pair is
+    scored exactly when its bound comes first; the exact proposal goes back into the heap and is
+    taken when it comes first in turn. Nothing below an open stream's bound can outrank it, so the
+    proposals come out in the greedy order. A full shortage's stream is dropped and a full
+    candidate's pairs are passed over, unscored: most pairs of a big run are never scored.
     """
-    candidates = list(candidates)
-    shortages = list(shortages)
-    proposals = candidate_pairs(candidates, shortages, index, settings, exclude, changes)
-    return allocate_under_caps(proposals, candidates, shortages, settings, shortage_load, candidate_load)
+    candidates = _unique(candidates, lambda c: c.key, "candidate")
+    shortages = _unique(shortages, lambda s: s.id, "shortage")
+    candidate_left, shortage_left, capacity = _room(candidates, shortages, settings, shortage_load, candidate_load)
+    candidates = [c for c in candidates if candidate_left[c.key] > 0]
+    shortages = [s for s in shortages if shortage_left[s.id] > 0]
+    bounds = pair_bounds(candidates, shortages, index, settings, changes)
+    if not len(bounds):
+        return []
+    # Streams: pairs by shortage, then bound (highest first), then candidate key (as the ranking).
+    key_rank = np.empty(len(candidates), np.int64)
+    key_rank[sorted(range(len(candidates)), key=lambda n: candidates[n].key)] = np.arange(len(candidates))
+    order = np.lexsort((key_rank[bounds.candidate], -bounds.score, bounds.shortage))
+    stream_shortage = bounds.shortage[order]
+    stream_candidate = bounds.candidate[order].tolist()
+    stream_score = bounds.score[order].tolist()
+    starts = np.flatnonzero(np.r_[True, stream_shortage[1:] != stream_shortage[:-1]])
+    ends = np.r_[starts[1:], len(order)].tolist()
+    heap: list[tuple] = []
+    # (-score, candidate key, shortage id, kind, stream position or proposal); kind 0: a bound, 1: exact.
+    for start, end in zip(starts.tolist(), ends):
+        n, shortage = stream_candidate[start], shortages[int(stream_shortage[start])]
+        heap.append((-stream_score[start], candidates[n].key, shortage.id, 0, start, end, shortage))
+    heapq.heapify(heap)
+    chosen = []
+    while heap:
+        entry = heapq.heappop(heap)
+        _negative, key, shortage_id, kind = entry[:4]
+        places = shortage_left[shortage_id]
+        if places <= 0:
+            continue  # a full shortage: its stream ends here, unscored
+        if kind == 1:
+            if candidate_left[key] > 0:
+                shortage_left[shortage_id] = places - min(capacity[key], places)
+                candidate_left[key] -= 1
+                chosen.append(entry[4])
+            continue
+        position, end, shortage = entry[4], entry[5], entry[6]
+        if position + 1 < end:
+            nxt = stream_candidate[position + 1]
+            heapq.heappush(heap, (-stream_score[position + 1], candidates[nxt].key, shortage_id, 0, position + 1, end,
+                                  shortage))
+        if candidate_left[key] <= 0 or (key, shortage_id) in exclude:
+            continue
+        proposal = evaluate(candidates[stream_candidate[position]], shortage, index, settings)
+        if proposal is not None:
+            heapq.heappush(heap, (-proposal.score, key, shortage_id, 1, proposal))
+    return chosen
+
+
+def _room(candidates, shortages, settings, shortage_load, candidate_load):
+    """Places left per candidate key and per shortage id under the caps, and each candidate's capacity."""
+    shortage_load = shortage_load or {}
+    candidate_load = candidate_load or {}
+    capacity = {c.key: max(c.capacity, 1) for c in candidates}
+    candidate_left = {
+        key: max(settings.shortages_per_candidate, 0) * cap - candidate_load.get(key, 0)
+        for key, cap in capacity.items()
+    }
+    shortage_left = {
+        s.id: max(settings.candidates_per_position, 0) * max(s.open_positions, 0) - shortage_load.get(s.id, 0)
+        for s in shortages
+    }
+    return candidate_left, shortage_left, capacity
 
 
 def allocate_under_caps(
@@ -122,17 +193,8 @@ def allocate_under_caps(
 ) -> list[Proposal]:
     """The passing pairs, taken greedily best first (by score, then candidate key, shortage id) while
     both sides have room under the caps of `match`."""
-    shortage_load = shortage_load or {}
-    candidate_load = candidate_load or {}
-    capacity = {c.key: max(c.capacity, 1) for c in candidates}
-    candidate_left = {
-        key: max(settings.shortages_per_candidate, 0) * cap - candidate_load.get(key, 0)
-        for key, cap in capacity.items()
-    }
-    shortage_left = {
-        s.id: max(settings.candidates_per_position, 0) * max(s.open_positions, 0) - shortage_load.get(s.id, 0)
-        for s in shortages
-    }
+    candidate_left, shortage_left, capacity = _room(list(candidates), list(shortages), settings, shortage_load,
+                                                    candidate_load)
     chosen = []
     for proposal in sorted(proposals, key=_rank):
         places = shortage_left[proposal.shortage_id]

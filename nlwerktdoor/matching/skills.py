@@ -247,6 +247,46 @@ class SkillIndex:
         found = self.options(required, profile, settings)
         return found[0] if found else (0.0, None)
 
+    # -- the same relatedness, as parts for bounding many pairs at once (bounds.py) -------------
+
+    def commonness(self, skill_id: str, settings: MatchSettings) -> float:
+        """1 + n_occupations / generic_scale (1 when the scale is off): generic_factor(r, b) is
+        min(1, commonness(r) / commonness(b))."""
+        scale = settings.generic_scale
+        if scale <= 0:
+            return 1.0
+        node = self._nodes.get(skill_id)
+        return 1.0 + (node.n_occupations if node else 0) / scale
+
+    def links(self, required: str, settings: MatchSettings) -> tuple[tuple[str, float], ...]:
+        """The groups through which a candidate's skill may cover `required`, each with the credit
+        it gives before the generic factor: what `options` reads, group by group."""
+        node = self._nodes.get(required)
+        if node is None:
+            return ()
+        base = {
+            _LEVEL3: settings.credit_level3,
+            _LEVEL2: settings.credit_level2,
+            _KNOWLEDGE: settings.credit_knowledge,
+            _TRANSVERSAL1: settings.credit_transversal,
+        }
+        found = []
+        for level, key in node.groups:
+            if level == _TRANSVERSAL1:
+                if node.transversal:
+                    found.append((key, min(base[level], MAX_RELATED_CREDIT)))
+            else:
+                found.append((key, min(base[level] * self._specificity[key], MAX_RELATED_CREDIT)))
+        return tuple(found)
+
+    def holds(self, skill_id: str) -> tuple[str, ...]:
+        """The groups in which a candidate's skill can cover others (a level-1 group only for a
+        transversal skill, as `options` has it)."""
+        node = self._nodes.get(skill_id)
+        if node is None:
+            return ()
+        return tuple(key for level, key in node.groups if level != _TRANSVERSAL1 or node.transversal)
+
     def is_knowledge(self, skill_id: str) -> bool:
         node = self._nodes.get(skill_id)
         return bool(node and node.knowledge)
