@@ -34,9 +34,11 @@ from .types import CandidateIn, Changes, MatchSettings, ShortageIn
 
 # Cells of 0.1 degree (about 11 km north-south, 7 km east-west in the Netherlands): small enough
 # that the box around a cell is not much larger than the circle of its radius.
-_CELL_DEG = 0.1
+_CELL_DEG = 0.2
 _KM_PER_DEG_LAT = math.pi * 6371.0088 / 180.0
 EARTH_RADIUS_KM = 6371.0088
+# Candidates of one cell are bounded together per class of radius: a block's box is as wide as its largest radius.
+_RADIUS_CLASS_KM = 20.0
 # Most pairs one block holds (candidates x shortages), to bound memory.
 _BLOCK_PAIRS = 1_500_000
 # Float32 sums and a vectorised haversine differ from rules.py in the last bits: bounds get this much room.
@@ -108,7 +110,7 @@ class _SkillColumns:
         self.commonness = {skill: index.commonness(skill, settings) for skill in asked}
         by_group: dict[str, list[tuple[int, float, float]]] = {}
         for skill, n in self.column.items():
-            for key, credit in index.links(skill, settings):
+            for key, credit, _transversal_only in index.links(skill, settings):
                 by_group.setdefault(key, []).append((n, credit, self.commonness[skill]))
         self.group = {key: g for g, key in enumerate(sorted(by_group))}
         counts = [len(by_group[key]) for key in sorted(by_group)]
@@ -133,40 +135,39 @@ class _CandidateArrays:
         self.candidates = candidates
         # Per candidate (CSR): the columns it holds by id, and per group the least common skill it
         # holds there (the generic factor favours it: min(1, commonness(required) / commonness(by))).
-        exact_cols: list[int] = []
-        exact_ptr = [0]
-        group_ids: list[int] = []
-        group_common: list[float] = []
-        group_ptr = [0]
-        seen: dict[frozenset, tuple[list[int], list[tuple[int, float]]]] = {}
-        column, group = skills.column, skills.group
-        for c in candidates:
-            known = seen.get(c.skills)
-            if known is None:
-                held = sorted(column[s] for s in c.skills if s in column)
-                least: dict[int, float] = {}
-                for s in c.skills:
-                    common = None
-                    for key in index.holds(s):
-                        g = group.get(key)
-                        if g is None:
-                            continue
-                        if common is None:
-                            common = index.commonness(s, settings)
-                        if common < least.get(g, math.inf):
-                            least[g] = common
-                known = seen[c.skills] = (held, sorted(least.items()))
-            exact_cols.extend(known[0])
-            exact_ptr.append(len(exact_cols))
-            for g, common in known[1]:
-                group_ids.append(g)
-                group_common.append(common)
-            group_ptr.append(len(group_ids))
-        self.exact_cols = np.array(exact_cols, np.int64)
-        self.exact_ptr = np.array(exact_ptr, np.int64)
-        self.group_ids = np.array(group_ids, np.int64)
-        self.group_common = np.array(group_common, np.float64)
-        self.group_ptr = np.array(group_ptr, np.int64)
+        # Worked out per distinct skill once, then for all candidates at once.
+        number: dict[str, int] = {}
+        flat: list[int] = []
+        owner_counts = np.zeros(n, np.int64)
+        for row, c in enumerate(candidates):
+            for skill in c.skills:
+                flat.append(number.setdefault(skill, len(number)))
+            owner_counts[row] = len(c.skills)
+        distinct = list(number)
+        owner = np.repeat(np.arange(n), owner_counts)
+        held_skill = np.array(flat, np.int64)
+        column_of = np.array([skills.column.get(skill, -1) for skill in distinct] or [-1], np.int64)[held_skill]
+        by_id = column_of >= 0
+        self.exact_owner, self.exact_cols = owner[by_id], column_of[by_id]
+        holds = [[(skills.group[key], index.commonness(skill, settings)) for key in index.holds(skill)
+                  if key in skills.group] for skill in distinct]
+        hold_counts = np.array([len(h) for h in holds] or [0], np.int64)
+        hold_start = np.zeros(len(hold_counts) + 1, np.int64)
+        np.cumsum(hold_counts, out=hold_start[1:])
+        hold_group = np.array([g for h in holds for g, _ in h], np.int64)
+        hold_common = np.array([a for h in holds for _, a in h], np.float64)
+        counts = hold_counts[held_skill] if len(held_skill) else np.zeros(0, np.int64)
+        entry = _ranges(hold_start[held_skill] if len(held_skill) else np.zeros(0, np.int64), counts)
+        entry_owner = np.repeat(owner, counts)
+        entry_group, entry_common = hold_group[entry], hold_common[entry]
+        # The least commonness per (candidate, group): sort by both, keep each run's minimum.
+        order = np.lexsort((entry_common, entry_group, entry_owner))
+        entry_owner, entry_group, entry_common = entry_owner[order], entry_group[order], entry_common[order]
+        first = np.r_[True, (entry_owner[1:] != entry_owner[:-1]) | (entry_group[1:] != entry_group[:-1])] \
+            if len(order) else np.zeros(0, bool)
+        self.group_ids, self.group_common = entry_group[first], entry_common[first]
+        self.group_ptr = np.searchsorted(entry_owner[first], np.arange(n + 1), side="left")
+        self.exact_ptr = np.searchsorted(self.exact_owner, np.arange(n + 1), side="left")
         self.skills = skills
         self.min_related = settings.min_related_credit
 
@@ -181,17 +182,20 @@ class _CandidateArrays:
             self.no_wish = np.array([not c.desired_sectors for c in cands], bool)
 
     def blocks(self):
-        """Candidate positions per (cell, radius): a block shares one box of shortages."""
-        keys = np.stack([np.floor(self.lat / _CELL_DEG), np.floor(self.lon / _CELL_DEG), self.radius])
+        """Candidate positions per cell and class of radius: a block shares one box of shortages."""
+        keys = np.stack([np.floor(self.lat / _CELL_DEG), np.floor(self.lon / _CELL_DEG),
+                         np.ceil(self.radius / _RADIUS_CLASS_KM)])
         order = np.lexsort(keys[::-1])
         sorted_keys = keys[:, order]
         breaks = np.flatnonzero(np.any(sorted_keys[:, 1:] != sorted_keys[:, :-1], axis=0)) + 1
         return np.split(order, breaks)
 
-    def credits(self, rows: np.ndarray) -> np.ndarray:
-        """Best credit of each candidate in `rows` for each column alone (float32, rows x columns)."""
+    def credits(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best credit of each candidate in `rows` for each column alone (float32, rows x columns),
+        as two matrices: by the same id (1.0) and by a related skill (where the id is not held)."""
         skills = self.skills
         out = np.zeros((len(rows), skills.width), np.float32)
+        exact = np.zeros((len(rows), skills.width), np.float32)
         # related: every (candidate, group) entry times every column of that group
         starts, ends = self.group_ptr[rows], self.group_ptr[rows + 1]
         counts = ends - starts
@@ -209,8 +213,10 @@ class _CandidateArrays:
         starts, ends = self.exact_ptr[rows], self.exact_ptr[rows + 1]
         counts = ends - starts
         if counts.sum():
-            out[np.repeat(np.arange(len(rows)), counts), self.exact_cols[_ranges(starts, counts)]] = 1.0
-        return out
+            held = (np.repeat(np.arange(len(rows)), counts), self.exact_cols[_ranges(starts, counts)])
+            exact[held] = 1.0
+            out[held] = 0.0
+        return exact, out
 
 
 class _ShortageArrays:
@@ -228,15 +234,23 @@ class _ShortageArrays:
         level = np.clip(np.where(self.level > 0, self.level, 1), 1, 4)
         self.entry = np.clip(1.0 - settings.level_ease * (level - 1) / 3, 0.0, 1.0)
         # Required (raw share: weight / total) and nice-to-have (weight / nice total) as sparse rows.
-        req_rows, req_cols, req_vals, nice_rows, nice_cols, nice_vals = [], [], [], [], [], []
+        # Required skills as shares of the shortage's total weight, competences and knowledge apart
+        # (knowledge counts only as far as the competences are covered: rules._score).
+        parts: list[tuple[list[int], list[int], list[float]]] = [([], [], []), ([], [], [])]
+        nice_rows, nice_cols, nice_vals = [], [], []
         self.asks_nothing = np.zeros(n, bool)
+        self.competence_part = np.ones(n, np.float64)  # competences' share of the total weight
         for j, s in enumerate(shortages):
             asked = index.asked(s.required_skills, settings)
             if asked.total:
-                for skill, weight in zip(asked.skills, asked.weights):
-                    req_rows.append(j)
-                    req_cols.append(skills.column[skill])
-                    req_vals.append(weight / asked.total)
+                competences = 0.0
+                for skill, weight, knowledge in zip(asked.skills, asked.weights, asked.knowledge):
+                    part = parts[1 if knowledge else 0]
+                    part[0].append(j)
+                    part[1].append(skills.column[skill])
+                    part[2].append(weight / asked.total)
+                    competences += 0.0 if knowledge else weight
+                self.competence_part[j] = competences / asked.total
             else:
                 self.asks_nothing[j] = True
             nice = [k for k in dict.fromkeys(s.nice_skills) if k not in asked.skills]
@@ -248,7 +262,9 @@ class _ShortageArrays:
                     nice_cols.append(skills.column[skill])
                     nice_vals.append(weight / total)
         shape = (n, skills.width)
-        self.required = sparse.csr_matrix((np.array(req_vals, np.float32), (req_rows, req_cols)), shape=shape)
+        self.competences, self.knowledge = (
+            sparse.csr_matrix((np.array(vals, np.float32), (rows, cols)), shape=shape) for rows, cols, vals in parts
+        )
         self.nice = sparse.csr_matrix((np.array(nice_vals, np.float32), (nice_rows, nice_cols)), shape=shape)
         self.cert_bit = _bit_numbering(c for s in shortages for c in s.certificates)
         self.sector_bit = _bit_numbering(s.sector for s in shortages)
@@ -276,12 +292,10 @@ class _ShortageArrays:
 
 def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, skills, settings):
     """(candidate positions, shortage positions, score bounds) of the pairs in rows x cols that could pass."""
-    c_lat, c_lon = np.radians(side_c.lat[rows])[:, None], np.radians(side_c.lon[rows])[:, None]
-    s_lat, s_lon = np.radians(side_s.lat[cols])[None, :], np.radians(side_s.lon[cols])[None, :]
-    a = np.sin((s_lat - c_lat) / 2) ** 2 + np.cos(c_lat) * np.cos(s_lat) * np.sin((s_lon - c_lon) / 2) ** 2
-    distance = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a)))
+    # The cheap rules first, on the whole block: availability, certificates, sector wish, and the
+    # north-south distance alone (a great circle is never shorter than its difference in latitude).
     limit = np.minimum(side_c.radius[rows][:, None], side_s.radius[cols][None, :])
-    ok = distance <= limit + _DISTANCE_SLACK_KM
+    ok = np.abs(side_c.lat[rows][:, None] - side_s.lat[cols][None, :]) * _KM_PER_DEG_LAT <= limit + _DISTANCE_SLACK_KM
     days_late = side_c.available[rows][:, None] - side_s.start[cols][None, :]
     ok &= days_late <= settings.availability_grace_days
     if side_s.cert_bit is not None:
@@ -289,29 +303,55 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
     if side_s.sector_bit is not None:
         ok &= side_c.no_wish[rows][:, None] | ((side_c.sectors[rows][:, None] & side_s.sector[cols][None, :]) != 0)
     ok &= side_c.changed[rows][:, None] | side_s.changed[cols][None, :]
-    if not ok.any():
-        return None
-    credits = side_c.credits(rows)  # rows x columns
-    share = np.asarray((side_s.required[cols] @ credits.T).T, np.float64)  # rows x cols
-    share = np.where(side_s.asks_nothing[cols][None, :], 1.0, np.minimum(share + _SLACK, 1.0))
-    if settings.coverage_target > 0:
-        coverage = np.minimum(1.0, share / settings.coverage_target)
-        ok &= coverage >= side_s.threshold[cols][None, :] - _SLACK
     pair_rows, pair_cols = np.nonzero(ok)
     if len(pair_rows) == 0:
         return None
-    # The score bound, for the surviving pairs only.
-    share = share[pair_rows, pair_cols]
-    nice_all = side_s.nice[cols]
-    nice = np.asarray((nice_all @ credits.T).T, np.float64)[pair_rows, pair_cols] + _SLACK
-    nice = np.minimum(nice, 1.0)
+    # The distance itself, for the pairs left.
+    c_lat, c_lon = np.radians(side_c.lat[rows][pair_rows]), np.radians(side_c.lon[rows][pair_rows])
+    s_lat, s_lon = np.radians(side_s.lat[cols][pair_cols]), np.radians(side_s.lon[cols][pair_cols])
+    a = np.sin((s_lat - c_lat) / 2) ** 2 + np.cos(c_lat) * np.cos(s_lat) * np.sin((s_lon - c_lon) / 2) ** 2
+    distance = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a)))
+    limit, days_late = limit[pair_rows, pair_cols], days_late[pair_rows, pair_cols]
+    near = distance <= limit + _DISTANCE_SLACK_KM
+    pair_rows, pair_cols, distance, limit, days_late = (
+        pair_rows[near], pair_cols[near], distance[near], limit[near], days_late[near])
+    if len(pair_rows) == 0:
+        return None
+    # Skills, for the pairs that pass the rest: sums of best credits per part (by the same id, and by
+    # a related skill, which counts level_step_credit less per ISCO level up), as rules._score reads them.
+    exact, related = side_c.credits(rows)  # rows x columns
     c_level, s_level = side_c.level[rows][pair_rows], side_s.level[cols][pair_cols]
     steps_up = np.where((c_level > 0) & (s_level > 0), s_level - c_level, 0)
+    related_factor = np.where(steps_up > 0, settings.level_step_credit ** np.maximum(steps_up, 0).astype(np.float64), 1.0)
+
+    def covered(weights) -> np.ndarray:
+        by_id = (weights @ exact.T)[pair_cols, pair_rows]
+        by_related = (weights @ related.T)[pair_cols, pair_rows]
+        return np.asarray(by_id, np.float64) + related_factor * np.asarray(by_related, np.float64)
+
+    competence = covered(side_s.competences[cols])
+    knowledge = covered(side_s.knowledge[cols])
+    part = side_s.competence_part[cols][pair_cols]
+    if settings.coverage_target > 0:
+        competence_share = np.where(part > 0, (competence + _SLACK) / np.where(part > 0, part, 1.0), 1.0)
+        gate = np.minimum(1.0, competence_share / settings.coverage_target)
+    else:
+        gate = 1.0
+    share = np.minimum(competence + knowledge * gate + _SLACK, 1.0)
+    share = np.where(side_s.asks_nothing[cols][pair_cols], 1.0, share)
+    if settings.coverage_target > 0:
+        passing = np.minimum(1.0, share / settings.coverage_target) >= side_s.threshold[cols][pair_cols] - _SLACK
+        pair_rows, pair_cols = pair_rows[passing], pair_cols[passing]
+        if len(pair_rows) == 0:
+            return None
+        share, steps_up, related_factor = share[passing], steps_up[passing], related_factor[passing]
+        distance, limit, days_late = distance[passing], limit[passing], days_late[passing]
+    # The score bound, for the pairs that could pass.
+    nice = np.minimum(covered(side_s.nice[cols]) + _SLACK, 1.0)
     reach = settings.level_score_factor ** np.maximum(0, steps_up - settings.free_level_steps).astype(np.float64)
-    d, lim = distance[pair_rows, pair_cols], limit[pair_rows, pair_cols]
-    nearness = np.where(lim > 0, 1.0 - d / np.where(lim > 0, lim, 1.0), 1.0)
+    nearness = np.where(limit > 0, 1.0 - distance / np.where(limit > 0, limit, 1.0), 1.0)
     grace = max(settings.availability_grace_days, 1)
-    readiness = np.clip((grace - days_late[pair_rows, pair_cols]) / (2 * grace), 0.0, 1.0)
+    readiness = np.clip((grace - days_late) / (2 * grace), 0.0, 1.0)
     score = (
         settings.weight_coverage * share * reach
         + settings.weight_nice * nice * reach

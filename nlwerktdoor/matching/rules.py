@@ -51,14 +51,15 @@ def evaluate(
 
 
 def assign(skills, index: SkillIndex, profile, settings: MatchSettings, related_factor: float = 1.0,
-           found=None):
+           found=None, weights=None):
     """Which candidate skill covers which of `skills`, and how much: {skill: (credit, by or None)}.
 
     The same id always counts 1.0. Related skills are shared out greedily, most valuable
     required skill first (weight x best credit, then id: independent of input order): one
     candidate skill covers at most `max_related_uses` of them, each next one at `reuse_decay`
     times the credit, so one generic skill does not "cover" ten different requirements.
-    `found`: each skill's `index.options`, in the order of `skills`, when the caller has them.
+    `found`: each skill's `index.options`, and `weights` each skill's `index.weight`, in the order
+    of `skills`, when the caller has them.
     """
     result: dict[str, tuple[float, str | None]] = {}
     pending = []
@@ -67,12 +68,14 @@ def assign(skills, index: SkillIndex, profile, settings: MatchSettings, related_
         if options and options[0][0] >= 1.0:
             result[skill] = (1.0, options[0][1])
         elif options and related_factor > 0:
-            pending.append((-index.weight(skill, settings) * options[0][0], skill, options))
+            weight = weights[n] if weights is not None else index.weight(skill, settings)
+            pending.append((-weight * options[0][0], skill, options))
         else:
             result[skill] = (0.0, None)
     uses: dict[str, int] = {}
     decay, limit = settings.reuse_decay, settings.max_related_uses
-    for _value, skill, options in sorted(pending, key=lambda p: (p[0], p[1])):
+    pending.sort()  # by value, then id (ids are unique: the options never decide)
+    for _value, skill, options in pending:
         best: tuple[float, str | None] = (0.0, None)
         for credit, by in options:
             if credit * related_factor <= best[0]:
@@ -121,7 +124,7 @@ def _score(candidate, shortage, index, settings, distance, limit, bound: bool = 
                 best += weight * credit
         if min(1.0, best / asked.total / settings.coverage_target) < threshold - _BOUND_SLACK:
             return None
-    cover = assign(required, index, profile, settings, related_factor, found)
+    cover = assign(required, index, profile, settings, related_factor, found, asked.weights)
     matched, related, missing = [], [], []
     # Competences and knowledge apart: knowledge counts only as far as the competences are covered.
     totals = [0.0, 0.0]
@@ -148,11 +151,11 @@ def _score(candidate, shortage, index, settings, distance, limit, bound: bool = 
         return None
 
     nice = tuple(s for s in dict.fromkeys(shortage.nice_skills) if s not in required)
-    nice_cover = assign(nice, index, profile, settings, related_factor)
+    nice_weights = [index.weight(skill, settings) for skill in nice]
+    nice_cover = assign(nice, index, profile, settings, related_factor, weights=nice_weights)
     nice_total = nice_covered = 0.0
     nice_matched = []
-    for skill in nice:
-        weight = index.weight(skill, settings)
+    for skill, weight in zip(nice, nice_weights):
         credit, by = nice_cover[skill]
         nice_total += weight
         nice_covered += weight * credit

@@ -95,10 +95,11 @@ def _is_transversal(info: SkillInfo) -> bool:
 class _Profile:
     """A candidate's skills arranged by group, with a memo of what each required skill may get."""
 
-    __slots__ = ("skills", "by_group", "memo")
+    __slots__ = ("skills", "by_group", "memo", "tables")
 
-    def __init__(self, skills: frozenset[str], index: "SkillIndex"):
+    def __init__(self, skills: frozenset[str], index: "SkillIndex", tables: "_Tables"):
         self.skills = skills
+        self.tables = tables
         # group key -> the candidate's skills in it, as (is transversal, id), sorted by id
         by_group: dict[str, list[tuple[bool, str]]] = {}
         for skill_id in sorted(skills):
@@ -109,6 +110,17 @@ class _Profile:
                 by_group.setdefault(key, []).append((node.transversal, skill_id))
         self.by_group = by_group
         self.memo: dict[str, tuple[tuple[float, str], ...]] = {}
+
+
+class _Tables:
+    """What `options` reads per settings, worked out once per skill: the groups through which a
+    required skill can be covered (links), and each skill's commonness (the generic factor)."""
+
+    __slots__ = ("links", "commonness")
+
+    def __init__(self):
+        self.links: dict[str, tuple[tuple[str, float, bool], ...]] = {}
+        self.commonness: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,7 @@ class SkillIndex:
         self._weight_scale = weight_scale
         self._profiles: dict[tuple[frozenset[str], MatchSettings], _Profile] = {}
         self._asked: dict[tuple[tuple[str, ...], MatchSettings], Asked] = {}
+        self._tables: dict[MatchSettings, _Tables] = {}
 
     @classmethod
     def build(
@@ -188,7 +201,10 @@ class SkillIndex:
         if profile is None:
             if len(self._profiles) > 10_000:  # bounded: a long-lived process sees many people
                 self._profiles.clear()
-            profile = self._profiles[key] = _Profile(skills, self)
+            tables = self._tables.get(settings)
+            if tables is None:
+                tables = self._tables[settings] = _Tables()
+            profile = self._profiles[key] = _Profile(skills, self, tables)
         return profile
 
     def generic_factor(self, required: str, by: str, settings: MatchSettings) -> float:
@@ -213,29 +229,24 @@ class SkillIndex:
             result: tuple[tuple[float, str], ...] = ((1.0, required),)
         else:
             best: dict[str, float] = {}
-            node = self._nodes.get(required)
-            if node is not None:
-                base = {
-                    _LEVEL3: settings.credit_level3,
-                    _LEVEL2: settings.credit_level2,
-                    _KNOWLEDGE: settings.credit_knowledge,
-                    _TRANSVERSAL1: settings.credit_transversal,
-                }
-                for level, key in node.groups:
+            tables = profile.tables
+            links = tables.links.get(required)
+            if links is None:
+                links = tables.links[required] = self.links(required, settings)
+            if links:
+                commonness = tables.commonness
+                common_required = commonness.get(required) or commonness.setdefault(
+                    required, self.commonness(required, settings))
+                for key, credit, transversal_only in links:
                     members = profile.by_group.get(key)
                     if not members:
                         continue
-                    if level == _TRANSVERSAL1:
-                        if not node.transversal:
-                            continue
-                        credit = base[level]
-                    else:
-                        credit = base[level] * self._specificity[key]
-                    credit = min(credit, MAX_RELATED_CREDIT)
                     for transversal, by in members:
-                        if level == _TRANSVERSAL1 and not transversal:
+                        if transversal_only and not transversal:
                             continue
-                        value = credit * self.generic_factor(required, by, settings)
+                        common_by = commonness.get(by) or commonness.setdefault(by, self.commonness(by, settings))
+                        # = credit x generic_factor(required, by)
+                        value = credit * min(1.0, common_required / common_by)
                         if value > best.get(by, 0.0):
                             best[by] = value
             result = tuple(sorted(((c, by) for by, c in best.items() if c > 0), key=lambda o: (-o[0], o[1])))
@@ -258,9 +269,10 @@ class SkillIndex:
         node = self._nodes.get(skill_id)
         return 1.0 + (node.n_occupations if node else 0) / scale
 
-    def links(self, required: str, settings: MatchSettings) -> tuple[tuple[str, float], ...]:
+    def links(self, required: str, settings: MatchSettings) -> tuple[tuple[str, float, bool], ...]:
         """The groups through which a candidate's skill may cover `required`, each with the credit
-        it gives before the generic factor: what `options` reads, group by group."""
+        it gives before the generic factor, and whether only a transversal skill counts there (a
+        level-1 group): what `options` reads, group by group."""
         node = self._nodes.get(required)
         if node is None:
             return ()
@@ -274,9 +286,9 @@ class SkillIndex:
         for level, key in node.groups:
             if level == _TRANSVERSAL1:
                 if node.transversal:
-                    found.append((key, min(base[level], MAX_RELATED_CREDIT)))
+                    found.append((key, min(base[level], MAX_RELATED_CREDIT), True))
             else:
-                found.append((key, min(base[level] * self._specificity[key], MAX_RELATED_CREDIT)))
+                found.append((key, min(base[level] * self._specificity[key], MAX_RELATED_CREDIT), False))
         return tuple(found)
 
     def holds(self, skill_id: str) -> tuple[str, ...]:
