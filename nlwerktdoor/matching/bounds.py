@@ -38,7 +38,7 @@ _CELL_DEG = 0.2
 _KM_PER_DEG_LAT = math.pi * 6371.0088 / 180.0
 EARTH_RADIUS_KM = 6371.0088
 # Candidates of one cell are bounded together per class of radius: a block's box is as wide as its largest radius.
-_RADIUS_CLASS_KM = 20.0
+_RADIUS_CLASS_KM = 1.0
 # Most pairs one block holds (candidates x shortages), to bound memory.
 _BLOCK_PAIRS = 1_500_000
 # Float32 sums and a vectorised haversine differ from rules.py in the last bits: bounds get this much room.

@@ -15,6 +15,7 @@ from ..matching import CandidateIn, Changes, MatchSettings, ShortageIn, SkillInd
 from ..models import Match, MatchRun, Organisation, Shortage, StaffListing, User, WorkerProfile
 from ..models.database import utcnow
 from . import privacy
+from .bulk import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +93,9 @@ def run_matching(now: datetime | None = None, full: bool = False) -> MatchRun:
             candidate_load=candidate_load,
             changes=changes,
         )
-        new_matches = [
-            _new_match(proposal, by_shortage, available_from, run=run, created_at=started_at, announced_at=started_at)
-            for proposal in proposals
-        ]
-        db.session.add_all(new_matches)
-        db.session.flush()  # ids for the links in the digests
+        db.session.flush()  # the run's id
+        new_matches = _insert_matches(proposals, by_shortage, available_from, run_id=run.id, created_at=started_at,
+                                      announced_at=started_at)
 
         from . import notifications
 
@@ -140,11 +138,17 @@ def _candidate_key(worker_id: int | None, listing_id: int | None) -> str:
     return f"worker:{worker_id}" if worker_id is not None else f"listing:{listing_id}"
 
 
-def _new_match(proposal, by_shortage: dict[int, ShortageIn], available_from: dict, **fields) -> Match:
+def _insert_matches(proposals, by_shortage: dict[int, ShortageIn], available_from: dict, **fields) -> list[Match]:
+    """The Match rows of the engine's proposals, inserted in bulk (a run stores tens of thousands:
+    multi-row INSERTs instead of the session's unit of work per object), in the order of the proposals."""
+    return insert_rows(Match, [_match_row(proposal, by_shortage, available_from, **fields) for proposal in proposals])
+
+
+def _match_row(proposal, by_shortage: dict[int, ShortageIn], available_from: dict, **fields) -> dict:
     """The Match row of an engine proposal, with the explanation every page, email and export shows."""
     kind, _, row_id = proposal.candidate_key.partition(":")
     explanation = proposal.explanation
-    return Match(
+    return dict(
         shortage_id=proposal.shortage_id,
         worker_id=int(row_id) if kind == "worker" else None,
         listing_id=int(row_id) if kind == "listing" else None,
@@ -185,7 +189,7 @@ def match_shortage_now(shortage_id: int, now: datetime | None = None) -> int:
     proposals = match(candidates, [shortage], skill_index_from_reference(), match_settings(), exclude=exclude,
                       shortage_load=shortage_load, candidate_load=candidate_load)
     available_from = {c.key: c.available_from for c in candidates}
-    db.session.add_all(_new_match(p, {shortage.id: shortage}, available_from, created_at=now) for p in proposals)
+    _insert_matches(proposals, {shortage.id: shortage}, available_from, created_at=now)
     db.session.commit()
     return len(proposals)
 

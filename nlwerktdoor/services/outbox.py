@@ -41,6 +41,7 @@ from .. import mail
 from ..errors import DomainError, NotAllowedError, NotFoundError
 from ..extensions import db
 from ..models import EmailSuppression, OutgoingEmail, User
+from .bulk import insert_rows
 from ..models.database import utcnow
 from ..models.outbox import EMAIL_STATUSES
 from . import audit
@@ -94,32 +95,32 @@ def queue_emails(emails: list[tuple[str, str, str, dict, str]]) -> list[Outgoing
     seen = set(db.session.scalars(sa.select(OutgoingEmail.idempotency_key).where(OutgoingEmail.idempotency_key.in_(keys))))
     blocked = _suppressed_among(recipient for recipient, *_rest in emails)
     languages = current_app.config.get("LANGUAGES", ("nl", "en"))
-    result: list[OutgoingEmail | None] = []
+    rows: list[dict] = []
+    slots: list[int | None] = []  # per email: its row, or None when queued before
     for recipient, locale, template, data, key in emails:
         if key in seen:
-            result.append(None)
+            slots.append(None)
             continue
         seen.add(key)
         # Round-trip through JSON now, so a date or a model in `data` fails here and not in the sender.
         payload = json.loads(json.dumps(data))
         recipient = recipient.strip()
-        email = OutgoingEmail(
+        blocked_here = _address(recipient) in blocked
+        slots.append(len(rows))
+        rows.append(dict(
             recipient=recipient,
             locale=locale if locale in languages else "nl",
             template=template,
             data=payload,
             idempotency_key=key,
-            status="pending",
+            status="suppressed" if blocked_here else "pending",
             attempts=0,
             next_attempt_at=utcnow(),
             message_id=_new_message_id(),
-        )
-        if _address(recipient) in blocked:
-            email.status = "suppressed"
-            email.last_error = SUPPRESSED_NOTE
-        db.session.add(email)
-        result.append(email)
-    return result
+            last_error=SUPPRESSED_NOTE if blocked_here else None,
+        ))
+    inserted = insert_rows(OutgoingEmail, rows)  # a matching run queues thousands of digests at once
+    return [None if slot is None else inserted[slot] for slot in slots]
 
 
 def _suppressed_among(recipients) -> set[str]:
