@@ -14,8 +14,9 @@ first, so every run starts from the same state.
 The run is `services.matching.run_matching` (a full run), unchanged: its own steps are wrapped with
 timers. read = the advisory lock plus loading live shortages, live candidates and earlier matches;
 match = the engine's `match` call; store = the rest (Match rows, digests, commit). Pairs are counted
-in a second, untimed call of the engine with counters on its per-pair functions (--no-count skips
-it): "examined" pairs reach the hard-rule check, "scored" pairs reach the skill score.
+in a second, untimed call of the engine with counters on its steps (--no-count skips it): the pairs
+in the blocks the vectorised bounds looked at, the pairs they held (could pass), and the pairs
+scored exactly (as far down each shortage's stream as the allocation went).
 
 --baselines runs, on the very inputs the engine got, (a) the naive loop: `matching.evaluate` on
 every candidate x shortage pair, and (b) one PostgreSQL query per shortage over a scratch table of
@@ -169,29 +170,34 @@ def timed_run():
     return run, timer, captured
 
 
-def count_engine_pairs(captured) -> tuple[int, int] | None:
-    """(pairs examined, pairs scored) by the engine on the same inputs; None when the engine has no
-    per-pair functions to count (a vectorised engine should report its own counts)."""
-    from nlwerktdoor.matching import allocate
+def count_engine_pairs(captured) -> tuple[int, int, int] | None:
+    """(pairs the bounds hold, pairs scored exactly, pairs in the blocks the bounds looked at) by the
+    engine on the same inputs, from a second, untimed `match` call with counters on its steps."""
+    from nlwerktdoor.matching import allocate, bounds
 
-    if not (hasattr(allocate, "passes_logistics") and hasattr(allocate, "_score")):
+    if not hasattr(allocate, "pair_bounds"):
         return None
-    counts = [0, 0]
-    logistics, score = allocate.passes_logistics, allocate._score
+    counts = {"held": 0, "scored": 0, "blocks": 0}
+    pair_bounds, evaluate, bound_block = allocate.pair_bounds, allocate.evaluate, bounds._bound_block
 
-    def counting_logistics(*args):
-        counts[0] += 1
-        return logistics(*args)
+    def counting_bounds(*args, **kwargs):
+        result = pair_bounds(*args, **kwargs)
+        counts["held"] += len(result)
+        return result
 
-    def counting_score(*args):
-        counts[1] += 1
-        return score(*args)
+    def counting_evaluate(*args):
+        counts["scored"] += 1
+        return evaluate(*args)
 
-    options = {name: value for name, value in captured["kwargs"].items() if name in ("exclude", "changes")}
-    with patched(allocate, passes_logistics=counting_logistics, _score=counting_score):
-        allocate.candidate_pairs(captured["candidates"], captured["shortages"], captured["index"],
-                                 captured["settings"], **options)
-    return counts[0], counts[1]
+    def counting_block(rows, cols, *args):
+        counts["blocks"] += len(rows) * len(cols)
+        return bound_block(rows, cols, *args)
+
+    with patched(allocate, pair_bounds=counting_bounds, evaluate=counting_evaluate), \
+            patched(bounds, _bound_block=counting_block):
+        allocate.match(captured["candidates"], captured["shortages"], captured["index"], captured["settings"],
+                       **captured["kwargs"])
+    return counts["held"], counts["scored"], counts["blocks"]
 
 
 # --------------------------------------------------------------------------- baselines
@@ -440,7 +446,9 @@ def main(argv=None) -> None:
         if engine_counts is None:
             print("pairs considered:    not counted" + ("" if args.no_count else " (the engine has no per-pair functions)"))
         else:
-            print(f"pairs considered:    {engine_counts[1]:8d} scored ({engine_counts[0]} examined by the hard rules)")
+            held, scored, blocks = engine_counts
+            print(f"pairs considered:    {scored:8d} scored exactly, of {held} that the bounds held "
+                  f"(of {blocks} in the blocks they looked at)")
         sys.stdout.flush()
 
         if not args.baselines:

@@ -243,9 +243,22 @@ def _lock(wait: bool = True) -> bool:
     return bool(db.session.scalar(sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RUN_LOCK_KEY}))
 
 
+# What the engine reads of a posting: plain columns, not ORM objects. A national run reads hundreds of
+# thousands of rows; objects with every column, tracked by the session, cost several times the time
+# and memory. Streamed in batches (yield_per: a server-side cursor on PostgreSQL).
+_POSTING_COLUMNS = ("id", "pc4", "max_distance_km", "certificates", "available_from", "occupation_id")
+_READ_BATCH = 5000
+
+
+def _columns(model, *names):
+    return [getattr(model, name) for name in names]
+
+
 def _live_shortages(*where) -> list[ShortageIn]:
     query = (
-        sa.select(Shortage)
+        sa.select(*_columns(Shortage, "id", "pc4", "sector_code", "max_distance_km", "required_skills", "nice_skills",
+                            "certificates", "start_date", "positions", "filled_positions", "training_offered",
+                            "occupation_id"))
         .join(Organisation, Shortage.organisation_id == Organisation.id)
         .where(
             Shortage.status == "open",
@@ -254,9 +267,10 @@ def _live_shortages(*where) -> list[ShortageIn]:
             *where,
         )
         .order_by(Shortage.id)
+        .execution_options(yield_per=_READ_BATCH)
     )
     result = []
-    for shortage in db.session.scalars(query):
+    for shortage in db.session.execute(query):
         place = reference.place(shortage.pc4)
         if place is None:
             continue
@@ -271,7 +285,7 @@ def _live_shortages(*where) -> list[ShortageIn]:
                 nice_skills=tuple(shortage.nice_skills or ()),
                 certificates=frozenset(shortage.certificates or ()),
                 start_date=shortage.start_date,
-                open_positions=shortage.open_positions,
+                open_positions=max(shortage.positions - shortage.filled_positions, 0),
                 training_offered=bool(shortage.training_offered),
                 skill_level=occupation_skill_level(shortage.occupation_id),
             )
@@ -283,20 +297,21 @@ def _live_candidates(now: datetime, near: list[str] | None = None) -> list[Candi
     """Live workers and listings; with `near`, only those in these PC4 areas."""
     candidates = []
     workers = (
-        sa.select(WorkerProfile)
+        sa.select(*_columns(WorkerProfile, *_POSTING_COLUMNS, "skills", "desired_sectors"))
         .join(User, WorkerProfile.user_id == User.id)
         .where(WorkerProfile.status == "active", WorkerProfile.consent_at.is_not(None), User.active.is_(True),
                # consent to an older text does not count: the worker is asked again (services/privacy.py)
                WorkerProfile.consent_version.in_(privacy.accepted_consent_versions()),
                *([WorkerProfile.pc4.in_(near)] if near is not None else []))
         .order_by(WorkerProfile.id)
+        .execution_options(yield_per=_READ_BATCH)
     )
-    for worker in db.session.scalars(workers):
+    for worker in db.session.execute(workers):
         candidate = _candidate_in(f"worker:{worker.id}", worker, worker.desired_sectors, capacity=1)
         if candidate is not None:
             candidates.append(candidate)
     listings = (
-        sa.select(StaffListing)
+        sa.select(*_columns(StaffListing, *_POSTING_COLUMNS, "skills", "count"))
         .join(Organisation, StaffListing.organisation_id == Organisation.id)
         .where(
             StaffListing.status == "open",
@@ -306,8 +321,9 @@ def _live_candidates(now: datetime, near: list[str] | None = None) -> list[Candi
             *([StaffListing.pc4.in_(near)] if near is not None else []),
         )
         .order_by(StaffListing.id)
+        .execution_options(yield_per=_READ_BATCH)
     )
-    for listing in db.session.scalars(listings):
+    for listing in db.session.execute(listings):
         candidate = _candidate_in(f"listing:{listing.id}", listing, (), capacity=max(listing.count, 1))
         if candidate is not None:
             candidates.append(candidate)
@@ -315,7 +331,7 @@ def _live_candidates(now: datetime, near: list[str] | None = None) -> list[Candi
 
 
 def _candidate_in(key: str, source, desired_sectors, capacity: int) -> CandidateIn | None:
-    """The engine's view of a worker profile or a staff listing (both carry the same posting fields);
+    """The engine's view of a worker profile or a staff listing (a row of _POSTING_COLUMNS and skills);
     None when its postcode is unknown to the reference data."""
     place = reference.place(source.pc4)
     if place is None:
