@@ -110,6 +110,31 @@ def clear_results() -> None:
     db.session.commit()
 
 
+def time_instant_candidates(count: int, seed: int) -> None:
+    """Instant candidates (issue 4, item 5): `services.matching.match_shortage_now`, as posting or
+    editing a shortage calls it, for `count` random open shortages of the database, each timed from
+    the call to its commit; their matches are deleted afterwards."""
+    import random
+    import statistics
+
+    import sqlalchemy as sa
+
+    from nlwerktdoor.extensions import db
+    from nlwerktdoor.models import Shortage
+    from nlwerktdoor.services import matching as service
+
+    ids = sorted(db.session.scalars(sa.select(Shortage.id).where(Shortage.status == "open")))
+    db.session.rollback()
+    seconds, made = [], []
+    for shortage_id in random.Random(seed).sample(ids, min(count, len(ids))):
+        started = time.perf_counter()
+        made.append(service.match_shortage_now(shortage_id))
+        seconds.append(time.perf_counter() - started)
+    clear_results()
+    print(f"instant candidates:  median {statistics.median(seconds) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms "
+          f"over {len(seconds)} shortages ({statistics.mean(made):.1f} candidates each on average)", flush=True)
+
+
 # --------------------------------------------------------------------------- the real run, in phases
 
 
@@ -399,6 +424,9 @@ def main(argv=None) -> None:
     parser.add_argument("--no-count", action="store_true", help="skip the second, counting engine call")
     parser.add_argument("--reset", action="store_true", help="drop every table of the database first")
     parser.add_argument("--quiet-load", action="store_true", help="no progress lines while loading")
+    parser.add_argument("--instant", type=int, default=0, metavar="N",
+                        help="first time instant candidates (match_shortage_now) for N random shortages")
+    parser.add_argument("--no-run", action="store_true", help="stop after --instant (no matching run)")
     parser.add_argument("--dump", metavar="FILE", help="also pickle the engine's inputs and proposals to FILE "
                         "(to work on the engine without a database: bench/engine_replay.py)")
     args = parser.parse_args(argv)
@@ -419,6 +447,10 @@ def main(argv=None) -> None:
         started = time.perf_counter()
         reference.places(), reference.occupations(), service.skill_index_from_reference()
         warm = time.perf_counter() - started
+        if args.instant:
+            time_instant_candidates(args.instant, args.seed)
+        if args.no_run:
+            return
         rss_before = rss_mib()
 
         run, timer, captured = timed_run()

@@ -130,16 +130,18 @@ def match(
     key_rank = np.empty(len(candidates), np.int64)
     key_rank[sorted(range(len(candidates)), key=lambda n: candidates[n].key)] = np.arange(len(candidates))
     order = np.lexsort((key_rank[bounds.candidate], -bounds.score, bounds.shortage))
+    # Arrays, not lists: a national run holds millions of pairs, and only the heads are ever read.
     stream_shortage = bounds.shortage[order]
-    stream_candidate = bounds.candidate[order].tolist()
-    stream_score = bounds.score[order].tolist()
+    stream_candidate = bounds.candidate[order]
+    stream_score = bounds.score[order]
+    del order, bounds
     starts = np.flatnonzero(np.r_[True, stream_shortage[1:] != stream_shortage[:-1]])
-    ends = np.r_[starts[1:], len(order)].tolist()
+    ends = np.r_[starts[1:], len(stream_shortage)].tolist()
     heap: list[tuple] = []
     # (-score, candidate key, shortage id, kind, stream position or proposal); kind 0: a bound, 1: exact.
     for start, end in zip(starts.tolist(), ends):
-        n, shortage = stream_candidate[start], shortages[int(stream_shortage[start])]
-        heap.append((-stream_score[start], candidates[n].key, shortage.id, 0, start, end, shortage))
+        n, shortage = int(stream_candidate[start]), shortages[int(stream_shortage[start])]
+        heap.append((-float(stream_score[start]), candidates[n].key, shortage.id, 0, start, end, shortage))
     heapq.heapify(heap)
     chosen = []
     while heap:
@@ -156,12 +158,12 @@ def match(
             continue
         position, end, shortage = entry[4], entry[5], entry[6]
         if position + 1 < end:
-            nxt = stream_candidate[position + 1]
-            heapq.heappush(heap, (-stream_score[position + 1], candidates[nxt].key, shortage_id, 0, position + 1, end,
-                                  shortage))
+            nxt = int(stream_candidate[position + 1])
+            heapq.heappush(heap, (-float(stream_score[position + 1]), candidates[nxt].key, shortage_id, 0, position + 1,
+                                  end, shortage))
         if candidate_left[key] <= 0 or (key, shortage_id) in exclude:
             continue
-        proposal = evaluate(candidates[stream_candidate[position]], shortage, index, settings)
+        proposal = evaluate(candidates[int(stream_candidate[position])], shortage, index, settings)
         if proposal is not None:
             heapq.heappush(heap, (-proposal.score, key, shortage_id, 1, proposal))
     return chosen
