@@ -1,6 +1,8 @@
-"""Inserting many rows at once (a matching run stores tens of thousands of matches and digests)."""
+"""Inserting many rows at once (a matching run stores tens of thousands of matches and digests;
+the generator loads millions of rows into a bench database)."""
 from __future__ import annotations
 
+import json
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -15,8 +17,9 @@ def insert_rows(model: type[M], rows: list[dict]) -> list[M]:
     """Insert `rows` (column values by attribute name) as batched multi-row INSERTs in the session's
     transaction and return them as persistent objects, in the order given.
 
-    Only the ids come back from the database: reading every inserted column back (a JSON column
-    parsed again) cost more than the insert itself. So every column is written explicitly: the
+    PostgreSQL: COPY, with ids drawn from the table's sequence. Elsewhere: multi-row INSERTs that
+    return only the ids (NULLs rendered, so that rows leaving other columns empty share a statement).
+    Reading every inserted column back (a JSON column parsed again) cost more than the insert itself. So every column is written explicitly: the
     given value, else the column's Python default, else NULL; the objects then hold exactly what
     the rows hold and reading them asks the database nothing."""
     if not rows:
@@ -37,8 +40,19 @@ def insert_rows(model: type[M], rows: list[dict]) -> list[M]:
         complete.append(values)
     # render_nulls: NULLs as values, so that every row has the same columns and one statement
     # serves them all (rows with other columns left out go into batches of their own).
-    ids = db.session.scalars(sa.insert(model).returning(model.id, sort_by_parameter_order=True), complete,
-                             execution_options={"render_nulls": True}).all()
+    table = model.__table__
+    if _on_postgres():
+        # COPY: the fastest way in, by far. The ids are taken from the table's sequence first.
+        db.session.flush()
+        ids = db.session.scalars(sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                                         "FROM generate_series(1, :count)"),
+                                 {"table": table.name, "count": len(complete)}).all()
+        names = {column.key: column.name for column in columns}
+        copy_rows(table, [{"id": object_id, **{names[key]: value for key, value in values.items()}}
+                          for object_id, values in zip(ids, complete)])
+    else:
+        ids = db.session.scalars(sa.insert(model).returning(model.id, sort_by_parameter_order=True), complete,
+                                 execution_options={"render_nulls": True}).all()
     objects = []
     for object_id, values in zip(ids, complete):
         obj = model(id=object_id, **values)
@@ -46,3 +60,21 @@ def insert_rows(model: type[M], rows: list[dict]) -> list[M]:
         # merge, not add: after a rollback the session may still hold an object of the same id.
         objects.append(db.session.merge(obj, load=False))
     return objects
+
+
+def copy_rows(table: sa.Table, rows: list[dict]) -> None:
+    """`rows` (values by column name, the same columns in each) into `table` with COPY, in the
+    session's transaction (PostgreSQL only). JSON columns are serialised here."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+    cursor = db.session.connection().connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            # (None in a JSON column is JSON null, as the ORM writes it.)
+            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+
+
+def _on_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"

@@ -18,7 +18,6 @@ Everything generated is fictional: organisations say "(fictief)" and have KvK nu
 from __future__ import annotations
 
 import csv
-import json
 import math
 import random
 import time
@@ -34,6 +33,7 @@ import sqlalchemy as sa
 
 from .. import reference
 from . import imports
+from .bulk import copy_rows
 from .demo import FIRST_NAMES, LAST_NAMES, OCCUPATIONS, OTHER_LANGUAGES, SHORTAGE_CERTIFICATES, WORKER_CERTIFICATES
 
 # Candidates come from the shrinking sectors in roughly the proportions of 2020 (as the demo).
@@ -402,12 +402,7 @@ class _Writer:
         if not self.postgres:
             self.db.session.execute(table.insert(), rows)
             return
-        columns = list(rows[0])
-        json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
-        cursor = self.db.session.connection().connection.cursor()
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+        copy_rows(table, rows)
 
 
 def _posted(row: dict, now: datetime) -> dict:
