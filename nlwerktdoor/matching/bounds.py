@@ -41,6 +41,8 @@ EARTH_RADIUS_KM = 6371.0088
 _RADIUS_CLASS_KM = 1.0
 # Most pairs one block holds (candidates x shortages), to bound memory.
 _BLOCK_PAIRS = 1_500_000
+# Most credits one block holds (candidates x asked skills, two float32 matrices).
+_BLOCK_CREDITS = 2_000_000
 # Float32 sums and a vectorised haversine differ from rules.py in the last bits: bounds get this much room.
 _SLACK = 1e-5
 _DISTANCE_SLACK_KM = 1e-6
@@ -85,7 +87,8 @@ def pair_bounds(
                 continue
         if len(near) == 0:
             continue
-        step = max(1, _BLOCK_PAIRS // len(near))
+        # Rows per block: bounded by pairs (rows x shortages) and by the credit matrices (rows x skills).
+        step = max(1, min(_BLOCK_PAIRS // len(near), _BLOCK_CREDITS // max(skills.width, 1)))
         for start in range(0, len(block), step):
             found = _bound_block(block[start:start + step], near, side_c, side_s, skills, settings)
             if found is not None:
