@@ -125,16 +125,23 @@ class _SkillColumns:
         self.link_commonness = np.array([a for _, _, a in flat], np.float64)
 
 
-class _CandidateArrays:
+class _Side:
+    """What both sides have, as arrays: place, radius, ISCO level, a day, and whether it changed."""
+
+    def __init__(self, items, days, changed):
+        self.lat = np.array([item.lat for item in items], np.float64)
+        self.lon = np.array([item.lon for item in items], np.float64)
+        self.radius = np.array([item.max_distance_km for item in items], np.float64)
+        self.level = np.array([item.skill_level for item in items], np.int64)
+        self.day = np.array([day.toordinal() for day in days], np.int64)
+        self.changed = np.array(changed, bool) if changed is not None else np.ones(len(items), bool)
+
+
+class _CandidateArrays(_Side):
     def __init__(self, candidates, skills: _SkillColumns, index: SkillIndex, settings: MatchSettings, changes):
         n = len(candidates)
-        self.lat = np.array([c.lat for c in candidates], np.float64)
-        self.lon = np.array([c.lon for c in candidates], np.float64)
-        self.radius = np.array([c.max_distance_km for c in candidates], np.float64)
-        self.available = np.array([c.available_from.toordinal() for c in candidates], np.int64)
-        self.level = np.array([c.skill_level for c in candidates], np.int64)
-        self.changed = (np.array([c.key in changes.candidates for c in candidates], bool)
-                        if changes is not None else np.ones(n, bool))
+        super().__init__(candidates, (c.available_from for c in candidates),
+                         [c.key in changes.candidates for c in candidates] if changes is not None else None)
         self.candidates = candidates
         # Per candidate (CSR): the columns it holds by id, and per group the least common skill it
         # holds there (the generic factor favours it: min(1, commonness(required) / commonness(by))).
@@ -222,16 +229,11 @@ class _CandidateArrays:
         return exact, out
 
 
-class _ShortageArrays:
+class _ShortageArrays(_Side):
     def __init__(self, shortages, skills: _SkillColumns, index: SkillIndex, settings: MatchSettings, changes):
         n = len(shortages)
-        self.lat = np.array([s.lat for s in shortages], np.float64)
-        self.lon = np.array([s.lon for s in shortages], np.float64)
-        self.radius = np.array([s.max_distance_km for s in shortages], np.float64)
-        self.start = np.array([s.start_date.toordinal() for s in shortages], np.int64)
-        self.level = np.array([s.skill_level for s in shortages], np.int64)
-        self.changed = (np.array([s.id in changes.shortages for s in shortages], bool)
-                        if changes is not None else np.ones(n, bool))
+        super().__init__(shortages, (s.start_date for s in shortages),
+                         [s.id in changes.shortages for s in shortages] if changes is not None else None)
         self.threshold = np.array([settings.min_coverage_with_training if s.training_offered else settings.min_coverage
                                    for s in shortages], np.float64)
         level = np.clip(np.where(self.level > 0, self.level, 1), 1, 4)
@@ -299,7 +301,7 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
     # north-south distance alone (a great circle is never shorter than its difference in latitude).
     limit = np.minimum(side_c.radius[rows][:, None], side_s.radius[cols][None, :])
     ok = np.abs(side_c.lat[rows][:, None] - side_s.lat[cols][None, :]) * _KM_PER_DEG_LAT <= limit + _DISTANCE_SLACK_KM
-    days_late = side_c.available[rows][:, None] - side_s.start[cols][None, :]
+    days_late = side_c.day[rows][:, None] - side_s.day[cols][None, :]
     ok &= days_late <= settings.availability_grace_days
     if side_s.cert_bit is not None:
         ok &= (side_s.certs[cols][None, :] & ~side_c.certs[rows][:, None]) == 0
