@@ -174,11 +174,12 @@ def timed_run():
 
     def capturing_match(candidates, shortages, index, settings, **kwargs):
         # A line as each phase starts: a long run shows where it is (and a killed one what it had done).
-        print(f"  read {len(candidates)} candidates and {len(shortages)} shortages in {timer.seconds['read']:.2f} s; "
-              f"matching …", flush=True)
+        print(f"  read {len(candidates)} candidates and {len(shortages)} shortages in {timer.seconds['read']:.2f} s "
+              f"(RSS {rss_mib():.0f} MiB, peak {peak_rss_mib():.0f}); matching …", flush=True)
         captured.update(candidates=candidates, shortages=shortages, index=index, settings=settings, kwargs=kwargs)
         captured["proposals"] = result = engine_match(candidates, shortages, index, settings, **kwargs)
-        print(f"  matched in {timer.seconds['match']:.2f} s; storing …", flush=True)
+        print(f"  matched in {timer.seconds['match']:.2f} s (RSS {rss_mib():.0f} MiB, peak {peak_rss_mib():.0f}); "
+              f"storing …", flush=True)
         return result
 
     readers = ("_lock", "_last_completed_run", "_changes_since", "_live_shortages", "_live_candidates",
