@@ -207,18 +207,6 @@ class SkillIndex:
             profile = self._profiles[key] = _Profile(skills, self, tables)
         return profile
 
-    def generic_factor(self, required: str, by: str, settings: MatchSettings) -> float:
-        """Below 1 when the covering skill is far more common than the required one: a skill that
-        a hundred occupations hold says little about a skill that three hold."""
-        scale = settings.generic_scale
-        if scale <= 0:
-            return 1.0
-        req = self._nodes.get(required)
-        node = self._nodes.get(by)
-        n_req = req.n_occupations if req else 0
-        n_by = node.n_occupations if node else 0
-        return min(1.0, (1.0 + n_req / scale) / (1.0 + n_by / scale))
-
     def options(self, required: str, profile: _Profile, settings: MatchSettings) -> tuple[tuple[float, str], ...]:
         """Every candidate skill that covers the required one, as (credit, skill), best first
         (on equal credit the smallest id, so explanations are stable). The same id gives 1.0."""
@@ -245,7 +233,7 @@ class SkillIndex:
                         if transversal_only and not transversal:
                             continue
                         common_by = commonness.get(by) or commonness.setdefault(by, self.commonness(by, settings))
-                        # = credit x generic_factor(required, by)
+                        # The generic factor (see commonness).
                         value = credit * min(1.0, common_required / common_by)
                         if value > best.get(by, 0.0):
                             best[by] = value
@@ -261,8 +249,10 @@ class SkillIndex:
     # -- the same relatedness, as parts for bounding many pairs at once (bounds.py) -------------
 
     def commonness(self, skill_id: str, settings: MatchSettings) -> float:
-        """1 + n_occupations / generic_scale (1 when the scale is off): generic_factor(r, b) is
-        min(1, commonness(r) / commonness(b))."""
+        """1 + n_occupations / generic_scale (1 when the scale is off). A related credit is scaled by
+        the generic factor min(1, commonness(required) / commonness(covering skill)): below 1 when
+        the covering skill is far more common than the required one, since a skill that a hundred
+        occupations hold says little about a skill that three hold."""
         scale = settings.generic_scale
         if scale <= 0:
             return 1.0

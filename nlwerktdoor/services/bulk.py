@@ -14,14 +14,14 @@ M = TypeVar("M")
 
 
 def insert_rows(model: type[M], rows: list[dict]) -> list[M]:
-    """Insert `rows` (column values by attribute name) as batched multi-row INSERTs in the session's
-    transaction and return them as persistent objects, in the order given.
+    """Insert `rows` (column values by attribute name) in the session's transaction and return them
+    as persistent objects, in the order given.
 
     PostgreSQL: COPY, with ids drawn from the table's sequence. Elsewhere: multi-row INSERTs that
-    return only the ids (NULLs rendered, so that rows leaving other columns empty share a statement).
-    Reading every inserted column back (a JSON column parsed again) cost more than the insert itself. So every column is written explicitly: the
-    given value, else the column's Python default, else NULL; the objects then hold exactly what
-    the rows hold and reading them asks the database nothing."""
+    return only the ids. Reading every inserted column back (a JSON column parsed again) cost more
+    than the insert itself. So every column is written explicitly: the given value, else the
+    column's Python default, else NULL; the objects then hold exactly what the rows hold and
+    reading them asks the database nothing."""
     if not rows:
         return []
     columns = [column for column in sa.inspect(model).columns if not column.primary_key]
@@ -38,8 +38,6 @@ def insert_rows(model: type[M], rows: list[dict]) -> list[M]:
             else:
                 values[column.key] = None
         complete.append(values)
-    # render_nulls: NULLs as values, so that every row has the same columns and one statement
-    # serves them all (rows with other columns left out go into batches of their own).
     table = model.__table__
     if _on_postgres():
         # COPY: the fastest way in, by far. The ids are taken from the table's sequence first.
@@ -51,6 +49,8 @@ def insert_rows(model: type[M], rows: list[dict]) -> list[M]:
         copy_rows(table, [{"id": object_id, **{names[key]: value for key, value in values.items()}}
                           for object_id, values in zip(ids, complete)])
     else:
+        # render_nulls: NULLs as values, so that every row has the same columns and one statement
+        # serves them all (rows with other columns left out go into batches of their own).
         ids = db.session.scalars(sa.insert(model).returning(model.id, sort_by_parameter_order=True), complete,
                                  execution_options={"render_nulls": True}).all()
     objects = []

@@ -140,7 +140,7 @@ def _candidate_key(worker_id: int | None, listing_id: int | None) -> str:
 
 def _insert_matches(proposals, by_shortage: dict[int, ShortageIn], available_from: dict, **fields) -> list[Match]:
     """The Match rows of the engine's proposals, inserted in bulk (a run stores tens of thousands:
-    multi-row INSERTs instead of the session's unit of work per object), in the order of the proposals."""
+    services.bulk instead of the session's unit of work per object), in the order of the proposals."""
     return insert_rows(Match, [_match_row(proposal, by_shortage, available_from, **fields) for proposal in proposals])
 
 
