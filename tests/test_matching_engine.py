@@ -217,6 +217,25 @@ def test_one_candidate_skill_covers_few_required_skills_with_diminishing_credit(
     assert e.coverage == pytest.approx(0.9 * (1 + 0.5 + 0.25) / 6, abs=1e-4)
 
 
+def test_the_pair_bounds_count_the_reuse_limit():
+    """One held skill cannot cover six required ones: the bounds drop the pair that only the reuse
+    limit fails, unscored, and keep it once a second skill of the family gives more places."""
+    from nlwerktdoor.matching.bounds import pair_bounds
+
+    index = SkillIndex.build([SkillInfo(f"r{i}", "S4.4.4") for i in range(6)]
+                             + [SkillInfo("held", "S4.4.4"), SkillInfo("also", "S4.4.5")])
+    settings = replace(PLAIN, min_coverage=0.3)
+    required = [f"r{i}" for i in range(6)]
+    one, two = cand("worker:1", skills=("held",)), cand("worker:2", skills=("held", "also"))
+    shortage = short(required=required)
+    # Without the limit, every required skill at 0.9 would pass 0.3 easily; with it, 0.9 x 1.75 / 6 = 0.26.
+    assert evaluate(one, shortage, index, settings) is None
+    # Two skills share the six out: (0.9 + 0.7 + 0.45 + 0.35 + 0.225 + 0.175) / 6 = 0.47.
+    assert evaluate(two, shortage, index, settings).explanation.coverage == pytest.approx(2.8 / 6, abs=1e-4)
+    found = pair_bounds([one, two], [shortage], index, settings)
+    assert [[one, two][n].key for n in found.candidate] == ["worker:2"]
+
+
 @pytest.mark.parametrize("candidate_level, shortage_level, factor", [(2, 2, 1.0), (2, 1, 1.0), (2, 3, 0.5), (2, 4, 0.25), (0, 4, 1.0)])
 def test_related_skills_count_less_for_each_skill_level_up(candidate_level, shortage_level, factor):
     c = replace(cand(skills=("a2", "b1")), skill_level=candidate_level)

@@ -243,12 +243,18 @@ def test_the_skill_bound_never_turns_away_a_pair_that_passes(run, settings):
 
 
 bound_settings = st.builds(
-    lambda base, generic, target, min_related: replace(base, generic_scale=generic, coverage_target=target,
-                                                       min_related_credit=min_related),
+    lambda base, generic, target, min_related, uses, decay, transversal: replace(
+        base, generic_scale=generic, coverage_target=target, min_related_credit=min_related,
+        max_related_uses=uses, reuse_decay=decay, credit_transversal=transversal),
     engine_settings,
     st.sampled_from([0.0, 5.0, 25.0]),
     st.sampled_from([0.0, 0.35, 1.0]),
     st.sampled_from([0.0, 0.15, 0.5]),
+    # The reuse limit, which the bounds count where it holds (a transversal credit at or above the
+    # floor leaves it uncounted: such a credit crosses families).
+    st.sampled_from([0, 1, 2, 3]),
+    st.sampled_from([0.0, 0.5, 1.0]),
+    st.sampled_from([0.1, 0.5]),
 )
 
 

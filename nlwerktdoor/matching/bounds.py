@@ -14,9 +14,10 @@ ranked too low:
   (certificates and sectors as bit masks; with more than 64 distinct ones that filter is left to
   the exact check);
 - skill coverage: every required skill at its best credit alone (the same id 1.0, else the best
-  group credit times the generic factor, dropped below `min_related_credit`) without the reuse
-  limit, the level-step factor or the knowledge gate: those only ever lower it (rules._score
-  uses the same bound per pair);
+  group credit times the generic factor, dropped below `min_related_credit`, times the level-step
+  factor), knowledge as far as the competences' bound allows; for the pairs that pass that, once
+  more with the reuse limit counted family by family (`_reuse_capped`): at 20k x 5k that limit is
+  what made most exactly scored pairs fail;
 - the score: that coverage and the same bound on nice-to-have skills, with distance, reach,
   entry level and availability exact, plus a small margin for float rounding.
 """
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .skills import SkillIndex
+from .skills import MAX_RELATED_CREDIT, SkillIndex
 from .types import CandidateIn, Changes, MatchSettings, ShortageIn
 
 # Cells of 0.2 degree (about 22 km north-south, 14 km east-west in the Netherlands): measured at
@@ -104,7 +105,11 @@ class _SkillColumns:
     each group the columns a candidate's skill in that group may cover, with the credit."""
 
     def __init__(self, shortages: Sequence[ShortageIn], index: SkillIndex, settings: MatchSettings):
-        asked = sorted({s for sh in shortages for s in sh.required_skills} | {s for sh in shortages for s in sh.nice_skills})
+        asked = {s for sh in shortages for s in sh.required_skills} | {s for sh in shortages for s in sh.nice_skills}
+        family_of = {skill: index.family(skill) for skill in asked}
+        # The columns of one family side by side (in a shortage's sorted row, its skills of a family
+        # come together: _reuse_capped), those that relate by id only (no family) last.
+        asked = sorted(asked, key=lambda skill: (family_of[skill] is None, family_of[skill] or "", skill))
         self.column = {skill: n for n, skill in enumerate(asked)}
         self.width = len(asked)
         self.commonness = {skill: index.commonness(skill, settings) for skill in asked}
@@ -120,6 +125,10 @@ class _SkillColumns:
         self.link_column = np.array([c for c, _, _ in flat], np.int64)
         self.link_credit = np.array([cr for _, cr, _ in flat], np.float64)
         self.link_commonness = np.array([a for _, _, a in flat], np.float64)
+        # The family of each column (SkillIndex.family), numbered in column order; -1: relates by id only.
+        self.family_number: dict[str, int] = {}
+        self.family = np.array([self.family_number.setdefault(f, len(self.family_number))
+                                if (f := family_of[skill]) is not None else -1 for skill in asked] or [-1], np.int64)
 
 
 class _Side:
@@ -175,6 +184,15 @@ class _CandidateArrays(_Side):
         self.group_ids, self.group_common = entry_group[first], entry_common[first]
         self.group_ptr = np.searchsorted(entry_owner[first], np.arange(n + 1), side="left")
         self.exact_ptr = np.searchsorted(self.exact_owner, np.arange(n + 1), side="left")
+        # How many skills each candidate holds per family of the asked columns (the reuse limit
+        # applies per covering skill), as sorted keys candidate x families + family.
+        families = max(len(skills.family_number), 1)
+        family_of = np.array([skills.family_number.get(index.family(skill), -1) for skill in distinct] or [-1],
+                             np.int64)[held_skill]
+        in_family = family_of >= 0
+        self.family_key, self.family_count = np.unique(owner[in_family] * families + family_of[in_family],
+                                                       return_counts=True)
+        self.families = families
         self.skills = skills
         self.min_related = settings.min_related_credit
 
@@ -267,6 +285,8 @@ class _ShortageArrays(_Side):
         self.competences, self.knowledge = (
             sparse.csr_matrix((np.array(vals, np.float32), (rows, cols)), shape=shape) for rows, cols, vals in parts
         )
+        self.competences.sort_indices()
+        self.knowledge.sort_indices()
         self.nice = sparse.csr_matrix((np.array(nice_vals, np.float32), (nice_rows, nice_cols)), shape=shape)
         self.cert_bit = _bit_numbering(c for s in shortages for c in s.certificates)
         self.sector_bit = _bit_numbering(s.sector for s in shortages)
@@ -326,30 +346,39 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
     steps_up = np.where((c_level > 0) & (s_level > 0), s_level - c_level, 0)
     related_factor = np.where(steps_up > 0, settings.level_step_credit ** np.maximum(steps_up, 0).astype(np.float64), 1.0)
 
-    def covered(weights) -> np.ndarray:
+    def covered(weights) -> tuple[np.ndarray, np.ndarray]:
+        """(by the same id, by related skills) per pair: weighted sums of the best credits."""
         by_id = (weights @ exact.T)[pair_cols, pair_rows]
         by_related = (weights @ related.T)[pair_cols, pair_rows]
-        return np.asarray(by_id, np.float64) + related_factor * np.asarray(by_related, np.float64)
+        return np.asarray(by_id, np.float64), related_factor * np.asarray(by_related, np.float64)
 
-    competence = covered(side_s.competences[cols])
-    knowledge = covered(side_s.knowledge[cols])
-    part = side_s.competence_part[cols][pair_cols]
+    competences, knowledge = side_s.competences[cols], side_s.knowledge[cols]
+    competence_id, competence_related = covered(competences)
+    knowledge_id, knowledge_related = covered(knowledge)
+    part, asks_nothing = side_s.competence_part[cols][pair_cols], side_s.asks_nothing[cols][pair_cols]
+    share = _share(competence_id + competence_related, knowledge_id + knowledge_related, part, asks_nothing, settings)
     if settings.coverage_target > 0:
-        competence_share = np.where(part > 0, (competence + _SLACK) / np.where(part > 0, part, 1.0), 1.0)
-        gate = np.minimum(1.0, competence_share / settings.coverage_target)
-    else:
-        gate = 1.0
-    share = np.minimum(competence + knowledge * gate + _SLACK, 1.0)
-    share = np.where(side_s.asks_nothing[cols][pair_cols], 1.0, share)
-    if settings.coverage_target > 0:
-        passing = np.minimum(1.0, share / settings.coverage_target) >= side_s.threshold[cols][pair_cols] - _SLACK
-        pair_rows, pair_cols = pair_rows[passing], pair_cols[passing]
-        if len(pair_rows) == 0:
-            return None
-        share, steps_up, related_factor = share[passing], steps_up[passing], related_factor[passing]
-        distance, limit, days_late = distance[passing], limit[passing], days_late[passing]
+        threshold = side_s.threshold[cols][pair_cols]
+        stages = 2 if _reuse_limit_applies(settings) else 1
+        for stage in range(stages):
+            if stage == 1:
+                # Second, for the pairs still in: the related credits under the reuse limit.
+                share = _share(
+                    competence_id + _reuse_capped(competences, related, rows, pair_rows, pair_cols, related_factor,
+                                                  side_c, settings),
+                    knowledge_id + _reuse_capped(knowledge, related, rows, pair_rows, pair_cols, related_factor,
+                                                 side_c, settings),
+                    part, asks_nothing, settings)
+            passing = np.minimum(1.0, share / settings.coverage_target) >= threshold - _SLACK
+            (pair_rows, pair_cols, share, steps_up, related_factor, distance, limit, days_late, part, asks_nothing,
+             threshold, competence_id, knowledge_id) = (
+                a[passing] for a in (pair_rows, pair_cols, share, steps_up, related_factor, distance, limit, days_late,
+                                     part, asks_nothing, threshold, competence_id, knowledge_id))
+            if len(pair_rows) == 0:
+                return None
     # The score bound, for the pairs that could pass.
-    nice = np.minimum(covered(side_s.nice[cols]) + _SLACK, 1.0)
+    nice_id, nice_related = covered(side_s.nice[cols])
+    nice = np.minimum(nice_id + nice_related + _SLACK, 1.0)
     reach = settings.level_score_factor ** np.maximum(0, steps_up - settings.free_level_steps).astype(np.float64)
     nearness = np.where(limit > 0, 1.0 - distance / np.where(limit > 0, limit, 1.0), 1.0)
     grace = max(settings.availability_grace_days, 1)
@@ -363,6 +392,74 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
     )
     score = np.clip(score, 0.0, 1.0) + _SLACK
     return rows[pair_rows], cols[pair_cols], score
+
+
+def _share(competence, knowledge, part, asks_nothing, settings: MatchSettings) -> np.ndarray:
+    """The bound of the weighted share covered, from bounds of the competences and the knowledge
+    covered (shares of the total weight; `part`: the competences' share of it), as rules._score
+    has it: knowledge counts as far as the competences are covered."""
+    if settings.coverage_target > 0:
+        competence_share = np.where(part > 0, (competence + _SLACK) / np.where(part > 0, part, 1.0), 1.0)
+        gate = np.minimum(1.0, competence_share / settings.coverage_target)
+    else:
+        gate = 1.0
+    share = np.minimum(competence + knowledge * gate + _SLACK, 1.0)
+    return np.where(asks_nothing, 1.0, share)
+
+
+def _reuse_limit_applies(settings: MatchSettings) -> bool:
+    """Whether _reuse_capped's bound holds: every related credit that counts is within a family (a
+    level-1 transversal credit never reaches min_related_credit), and a further use of a skill
+    never counts more than the one before."""
+    return (min(settings.credit_transversal, MAX_RELATED_CREDIT) < settings.min_related_credit
+            and 0.0 <= settings.reuse_decay <= 1.0 and settings.level_step_credit <= 1.0)
+
+
+def _reuse_capped(weights, related, rows, pair_rows, pair_cols, related_factor, side_c: "_CandidateArrays",
+                  settings: MatchSettings) -> np.ndarray:
+    """Per pair, a bound of the related credits of the asked columns in `weights` (shares, block
+    shortages x columns) that counts the reuse limit: one covering skill covers at most
+    `max_related_uses` required skills, the u-th at reuse_decay**u of its credit. A candidate with
+    m skills in a family thus has m places at full credit there, m at reuse_decay, and so on; every
+    related credit comes from within its family. So the family's best credits, highest first, are
+    counted against those places, highest first: no way of sharing out the skills (the greedy of
+    rules.assign either) counts more. Where a candidate holds many skills of the family, this is
+    the plain sum; where one skill would have to cover ten, it is far less."""
+    indptr, indices, data = weights.indptr, weights.indices, weights.data
+    starts = indptr[pair_cols]
+    counts = indptr[pair_cols + 1] - starts
+    entry = _ranges(starts, counts)
+    pair = np.repeat(np.arange(len(pair_rows)), counts)
+    column = indices[entry]
+    value = data[entry].astype(np.float64) * related[pair_rows[pair], column]
+    held = value > 0
+    pair, column, value = pair[held], column[held], value[held] * related_factor[pair[held]]
+    if len(pair) == 0:
+        return np.zeros(len(pair_rows))
+    family = side_c.skills.family[column]
+    # Runs of one pair and one family: a shortage's row is sorted by column, and the columns of a
+    # family are side by side (_SkillColumns).
+    first = np.flatnonzero(np.r_[True, (pair[1:] != pair[:-1]) | (family[1:] != family[:-1])])
+    size = np.diff(np.r_[first, len(pair)])
+    # The candidate's skills in the family: its places per use (a related credit > 0 means it has some).
+    key = rows[pair_rows[pair[first]]].astype(np.int64) * side_c.families + family[first]
+    places = np.zeros(len(key), np.int64)
+    if len(side_c.family_key):
+        found = np.minimum(np.searchsorted(side_c.family_key, key), len(side_c.family_key) - 1)
+        hit = (family[first] >= 0) & (side_c.family_key[found] == key)
+        places[hit] = side_c.family_count[found[hit]]
+    # Only a run longer than its places is capped (else every credit counts in full): those runs'
+    # credits, highest first, against the places, highest first.
+    capped = np.flatnonzero((places > 0) & (size > places))
+    if len(capped):
+        entry = _ranges(first[capped], size[capped])
+        run = np.repeat(np.arange(len(capped)), size[capped])
+        entry = entry[np.lexsort((-value[entry], run))]
+        rank = np.arange(len(entry)) - np.repeat(np.r_[0, np.cumsum(size[capped])[:-1]], size[capped])
+        use = rank // np.repeat(places[capped], size[capped])
+        limit = max(settings.max_related_uses, 0)
+        value[entry] = value[entry] * np.where(use < limit, settings.reuse_decay ** np.minimum(use, limit), 0.0)
+    return np.bincount(pair, weights=value, minlength=len(pair_rows))
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

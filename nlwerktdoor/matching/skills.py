@@ -289,6 +289,17 @@ class SkillIndex:
             return ()
         return tuple(key for level, key in node.groups if level != _TRANSVERSAL1 or node.transversal)
 
+    def family(self, skill_id: str) -> str | None:
+        """The widest group through which the skill relates to others, level-1 transversal links
+        aside (a level-2 group, a transversal "T3.2" or a knowledge field); None when it relates by
+        id only. Two skills related other than through a level-1 group are in the same family, so
+        the reuse limit can be bounded family by family (bounds.py)."""
+        node = self._nodes.get(skill_id)
+        if node is None:
+            return None
+        keys = [key for level, key in node.groups if level != _TRANSVERSAL1]
+        return keys[-1] if keys else None
+
     def is_knowledge(self, skill_id: str) -> bool:
         node = self._nodes.get(skill_id)
         return bool(node and node.knowledge)
