@@ -281,13 +281,15 @@ class _ShortageArrays(_Side):
                     nice_rows.append(j)
                     nice_cols.append(skills.column[skill])
                     nice_vals.append(weight / total)
-        shape = (n, skills.width)
-        self.competences, self.knowledge = (
-            sparse.csr_matrix((np.array(vals, np.float32), (rows, cols)), shape=shape) for rows, cols, vals in parts
-        )
-        self.competences.sort_indices()
-        self.knowledge.sort_indices()
-        self.nice = sparse.csr_matrix((np.array(nice_vals, np.float32), (nice_rows, nice_cols)), shape=shape)
+        # One matrix, three parts: row j the competences of shortage j, row n + j its knowledge, row
+        # 2n + j its nice-to-have skills (a block takes all three in one slice and two products).
+        (c_rows, c_cols, c_vals), (k_rows, k_cols, k_vals) = parts
+        self.weights = sparse.csr_matrix(
+            (np.array(c_vals + k_vals + nice_vals, np.float32),
+             (np.array(c_rows + [n + j for j in k_rows] + [2 * n + j for j in nice_rows], np.int64),
+              np.array(c_cols + k_cols + nice_cols, np.int64))),
+            shape=(3 * n, skills.width))
+        self.weights.sort_indices()
         self.cert_bit = _bit_numbering(c for s in shortages for c in s.certificates)
         self.sector_bit = _bit_numbering(s.sector for s in shortages)
         if self.cert_bit is not None:
@@ -346,15 +348,19 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
     steps_up = np.where((c_level > 0) & (s_level > 0), s_level - c_level, 0)
     related_factor = np.where(steps_up > 0, settings.level_step_credit ** np.maximum(steps_up, 0).astype(np.float64), 1.0)
 
-    def covered(weights) -> tuple[np.ndarray, np.ndarray]:
-        """(by the same id, by related skills) per pair: weighted sums of the best credits."""
-        by_id = (weights @ exact.T)[pair_cols, pair_rows]
-        by_related = (weights @ related.T)[pair_cols, pair_rows]
-        return np.asarray(by_id, np.float64), related_factor * np.asarray(by_related, np.float64)
+    # Weighted sums of the best credits, by the same id and by related skills, for every asked part
+    # (rows: competences, knowledge, nice-to-have of each shortage of the block) and candidate.
+    n_cols = len(cols)
+    weights = side_s.weights[np.concatenate([cols, cols + len(side_s.lat), cols + 2 * len(side_s.lat)])]
+    sums_id, sums_related = weights @ exact.T, weights @ related.T  # 3 n_cols x rows
 
-    competences, knowledge = side_s.competences[cols], side_s.knowledge[cols]
-    competence_id, competence_related = covered(competences)
-    knowledge_id, knowledge_related = covered(knowledge)
+    def covered(kind: int) -> tuple[np.ndarray, np.ndarray]:
+        """(by the same id, by related skills) per pair; kind 0 competences, 1 knowledge, 2 nice."""
+        at = (pair_cols + kind * n_cols, pair_rows)
+        return np.asarray(sums_id[at], np.float64), related_factor * np.asarray(sums_related[at], np.float64)
+
+    competence_id, competence_related = covered(0)
+    knowledge_id, knowledge_related = covered(1)
     part, asks_nothing = side_s.competence_part[cols][pair_cols], side_s.asks_nothing[cols][pair_cols]
     share = _share(competence_id + competence_related, knowledge_id + knowledge_related, part, asks_nothing, settings)
     if settings.coverage_target > 0:
@@ -363,12 +369,10 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
         for stage in range(stages):
             if stage == 1:
                 # Second, for the pairs still in: the related credits under the reuse limit.
-                share = _share(
-                    competence_id + _reuse_capped(competences, related, rows, pair_rows, pair_cols, related_factor,
-                                                  side_c, settings),
-                    knowledge_id + _reuse_capped(knowledge, related, rows, pair_rows, pair_cols, related_factor,
-                                                 side_c, settings),
-                    part, asks_nothing, settings)
+                both = _reuse_capped(weights, np.r_[pair_cols, pair_cols + n_cols], np.r_[pair_rows, pair_rows],
+                                     np.r_[related_factor, related_factor], related, rows, side_c, settings)
+                share = _share(competence_id + both[:len(pair_rows)], knowledge_id + both[len(pair_rows):], part,
+                               asks_nothing, settings)
             passing = np.minimum(1.0, share / settings.coverage_target) >= threshold - _SLACK
             (pair_rows, pair_cols, share, steps_up, related_factor, distance, limit, days_late, part, asks_nothing,
              threshold, competence_id, knowledge_id) = (
@@ -377,7 +381,7 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
             if len(pair_rows) == 0:
                 return None
     # The score bound, for the pairs that could pass.
-    nice_id, nice_related = covered(side_s.nice[cols])
+    nice_id, nice_related = covered(2)
     nice = np.minimum(nice_id + nice_related + _SLACK, 1.0)
     reach = settings.level_score_factor ** np.maximum(0, steps_up - settings.free_level_steps).astype(np.float64)
     nearness = np.where(limit > 0, 1.0 - distance / np.where(limit > 0, limit, 1.0), 1.0)
@@ -415,34 +419,37 @@ def _reuse_limit_applies(settings: MatchSettings) -> bool:
             and 0.0 <= settings.reuse_decay <= 1.0 and settings.level_step_credit <= 1.0)
 
 
-def _reuse_capped(weights, related, rows, pair_rows, pair_cols, related_factor, side_c: "_CandidateArrays",
+def _reuse_capped(weights, weight_rows, related_rows, related_factor, related, rows, side_c: "_CandidateArrays",
                   settings: MatchSettings) -> np.ndarray:
-    """Per pair, a bound of the related credits of the asked columns in `weights` (shares, block
-    shortages x columns) that counts the reuse limit: one covering skill covers at most
+    """For each (row of `weights`, row of `related`) given, a bound of the related credits of the
+    asked columns that counts the reuse limit: one covering skill covers at most
     `max_related_uses` required skills, the u-th at reuse_decay**u of its credit. A candidate with
     m skills in a family thus has m places at full credit there, m at reuse_decay, and so on; every
     related credit comes from within its family. So the family's best credits, highest first, are
     counted against those places, highest first: no way of sharing out the skills (the greedy of
     rules.assign either) counts more. Where a candidate holds many skills of the family, this is
-    the plain sum; where one skill would have to cover ten, it is far less."""
+    the plain sum; where one skill would have to cover ten, it is far less.
+
+    `weights`: the block's asked shares (CSR, sorted columns); `related`: best related credits, block
+    candidates x columns; `rows`: the block's candidate positions; `related_factor` per given pair."""
     indptr, indices, data = weights.indptr, weights.indices, weights.data
-    starts = indptr[pair_cols]
-    counts = indptr[pair_cols + 1] - starts
+    starts = indptr[weight_rows]
+    counts = indptr[weight_rows + 1] - starts
     entry = _ranges(starts, counts)
-    pair = np.repeat(np.arange(len(pair_rows)), counts)
+    pair = np.repeat(np.arange(len(weight_rows)), counts)
     column = indices[entry]
-    value = data[entry].astype(np.float64) * related[pair_rows[pair], column]
+    value = data[entry].astype(np.float64) * related[related_rows[pair], column]
     held = value > 0
     pair, column, value = pair[held], column[held], value[held] * related_factor[pair[held]]
     if len(pair) == 0:
-        return np.zeros(len(pair_rows))
+        return np.zeros(len(weight_rows))
     family = side_c.skills.family[column]
     # Runs of one pair and one family: a shortage's row is sorted by column, and the columns of a
     # family are side by side (_SkillColumns).
     first = np.flatnonzero(np.r_[True, (pair[1:] != pair[:-1]) | (family[1:] != family[:-1])])
     size = np.diff(np.r_[first, len(pair)])
     # The candidate's skills in the family: its places per use (a related credit > 0 means it has some).
-    key = rows[pair_rows[pair[first]]].astype(np.int64) * side_c.families + family[first]
+    key = rows[related_rows[pair[first]]].astype(np.int64) * side_c.families + family[first]
     places = np.zeros(len(key), np.int64)
     if len(side_c.family_key):
         found = np.minimum(np.searchsorted(side_c.family_key, key), len(side_c.family_key) - 1)
@@ -459,7 +466,7 @@ def _reuse_capped(weights, related, rows, pair_rows, pair_cols, related_factor, 
         use = rank // np.repeat(places[capped], size[capped])
         limit = max(settings.max_related_uses, 0)
         value[entry] = value[entry] * np.where(use < limit, settings.reuse_decay ** np.minimum(use, limit), 0.0)
-    return np.bincount(pair, weights=value, minlength=len(pair_rows))
+    return np.bincount(pair, weights=value, minlength=len(weight_rows))
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

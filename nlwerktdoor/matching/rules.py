@@ -150,7 +150,7 @@ def _score(candidate, shortage, index, settings, distance, limit, bound: bool = 
     if coverage < threshold:
         return None
 
-    nice = tuple(s for s in dict.fromkeys(shortage.nice_skills) if s not in required)
+    nice = tuple(s for s in dict.fromkeys(shortage.nice_skills) if s not in asked.members)
     nice_weights = [index.weight(skill, settings) for skill in nice]
     nice_cover = assign(nice, index, profile, settings, related_factor, weights=nice_weights)
     nice_total = nice_covered = 0.0

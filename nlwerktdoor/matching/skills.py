@@ -58,6 +58,11 @@ class _Node:
     transversal: bool
     knowledge: bool
     n_occupations: int
+    entry: tuple[bool, str] = (False, "")  # (transversal, id): how a profile lists the skill in its groups
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(key for _level, key in self.groups)
 
 
 def _group_keys(code: str) -> tuple[tuple[int, str], ...]:
@@ -102,12 +107,18 @@ class _Profile:
         self.tables = tables
         # group key -> the candidate's skills in it, as (is transversal, id), sorted by id
         by_group: dict[str, list[tuple[bool, str]]] = {}
+        group_keys = index._group_keys
         for skill_id in sorted(skills):
-            node = index._nodes.get(skill_id)
-            if node is None:
+            keys = group_keys.get(skill_id)
+            if keys is None:
                 continue
-            for _level, key in node.groups:
-                by_group.setdefault(key, []).append((node.transversal, skill_id))
+            entry = index._nodes[skill_id].entry
+            for key in keys:
+                members = by_group.get(key)
+                if members is None:
+                    by_group[key] = [entry]
+                else:
+                    members.append(entry)
         self.by_group = by_group
         self.memo: dict[str, tuple[tuple[float, str], ...]] = {}
 
@@ -128,6 +139,7 @@ class Asked:
     """A shortage's required skills as the score reads them, worked out once per skill list."""
 
     skills: tuple[str, ...]  # without repeats, in the order given
+    members: frozenset[str]  # the same, as a set
     weights: tuple[float, ...]
     knowledge: tuple[bool, ...]
     total: float
@@ -143,6 +155,7 @@ class SkillIndex:
         self._profiles: dict[tuple[frozenset[str], MatchSettings], _Profile] = {}
         self._asked: dict[tuple[tuple[str, ...], MatchSettings], Asked] = {}
         self._tables: dict[MatchSettings, _Tables] = {}
+        self._group_keys = {skill_id: node.keys for skill_id, node in nodes.items()}  # read by every new profile
 
     @classmethod
     def build(
@@ -164,6 +177,7 @@ class SkillIndex:
                 transversal=_is_transversal(info),
                 knowledge=(info.group_code or "")[:1].isdigit(),  # ISCED fields: knowledge
                 n_occupations=max(info.n_occupations, 0),
+                entry=(_is_transversal(info), info.id),
             )
             for info, keys in keyed
         }
@@ -192,7 +206,8 @@ class SkillIndex:
                 self._asked.clear()
             skills = tuple(dict.fromkeys(required))
             weights = tuple(self.weight(skill, settings) for skill in skills)
-            asked = self._asked[key] = Asked(skills, weights, tuple(self.is_knowledge(s) for s in skills), sum(weights))
+            asked = self._asked[key] = Asked(skills, frozenset(skills), weights, tuple(self.is_knowledge(s) for s in skills),
+                                           sum(weights))
         return asked
 
     def profile(self, skills: frozenset[str], settings: MatchSettings) -> _Profile:
@@ -237,7 +252,10 @@ class SkillIndex:
                         value = credit * min(1.0, common_required / common_by)
                         if value > best.get(by, 0.0):
                             best[by] = value
-            result = tuple(sorted(((c, by) for by, c in best.items() if c > 0), key=lambda o: (-o[0], o[1])))
+            # Best first, then by id: sorted on (-credit, id) as plain tuples (no key function: this
+            # line runs for every required skill a new candidate meets).
+            ranked = sorted([(-c, by) for by, c in best.items() if c > 0])
+            result = tuple([(-c, by) for c, by in ranked])
         profile.memo[required] = result
         return result
 
