@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,6 +113,8 @@ class _SkillColumns:
         asked = sorted(asked, key=lambda skill: (family_of[skill] is None, family_of[skill] or "", skill))
         self.column = {skill: n for n, skill in enumerate(asked)}
         self.width = len(asked)
+        self.weight = np.array([index.weight(skill, settings) for skill in asked], np.float64)
+        self.knowledge = np.array([index.is_knowledge(skill) for skill in asked], bool)
         self.commonness = {skill: index.commonness(skill, settings) for skill in asked}
         by_group: dict[str, list[tuple[int, float, float]]] = {}
         for skill, n in self.column.items():
@@ -152,16 +155,12 @@ class _CandidateArrays(_Side):
         # Per candidate (CSR): the columns it holds by id, and per group the least common skill it
         # holds there (the generic factor favours it: min(1, commonness(required) / commonness(by))).
         # Worked out per distinct skill once, then for all candidates at once.
-        number: dict[str, int] = {}
-        flat: list[int] = []
-        owner_counts = np.zeros(n, np.int64)
-        for row, c in enumerate(candidates):
-            for skill in c.skills:
-                flat.append(number.setdefault(skill, len(number)))
-            owner_counts[row] = len(c.skills)
-        distinct = list(number)
+        distinct = sorted(frozenset().union(*(c.skills for c in candidates)))
+        number = dict(zip(distinct, range(len(distinct))))
+        owner_counts = np.fromiter((len(c.skills) for c in candidates), np.int64, n)
         owner = np.repeat(np.arange(n), owner_counts)
-        held_skill = np.array(flat, np.int64)
+        held_skill = np.fromiter(map(number.__getitem__, chain.from_iterable(c.skills for c in candidates)), np.int64,
+                                 int(owner_counts.sum()))
         column_of = np.array([skills.column.get(skill, -1) for skill in distinct] or [-1], np.int64)[held_skill]
         by_id = column_of >= 0
         self.exact_owner, self.exact_cols = owner[by_id], column_of[by_id]
@@ -193,8 +192,18 @@ class _CandidateArrays(_Side):
         self.family_key, self.family_count = np.unique(owner[in_family] * families + family_of[in_family],
                                                        return_counts=True)
         self.families = families
+        self.family_ptr = np.searchsorted(self.family_key // families, np.arange(n + 1), side="left")
         self.skills = skills
         self.min_related = settings.min_related_credit
+
+    def places(self, rows: np.ndarray) -> np.ndarray:
+        """How many skills each candidate in `rows` holds per family (rows x families)."""
+        table = np.zeros((len(rows), self.families), np.int64)
+        starts = self.family_ptr[rows]
+        counts = self.family_ptr[rows + 1] - starts
+        entry = _ranges(starts, counts)
+        table[np.repeat(np.arange(len(rows)), counts), self.family_key[entry] % self.families] = self.family_count[entry]
+        return table
 
     def masks_from(self, side_s: "_ShortageArrays") -> None:
         """Certificates and sector wishes as bit masks, in the bit numbering of the shortages."""
@@ -256,38 +265,35 @@ class _ShortageArrays(_Side):
         # Required (raw share: weight / total) and nice-to-have (weight / nice total) as sparse rows.
         # Required skills as shares of the shortage's total weight, competences and knowledge apart
         # (knowledge counts only as far as the competences are covered: rules._score).
-        parts: list[tuple[list[int], list[int], list[float]]] = [([], [], []), ([], [], [])]
+        # Per column the skill's weight and whether it is knowledge; per shortage its skills once each.
+        required = [tuple(dict.fromkeys(s.required_skills)) for s in shortages]
+        counts = np.fromiter(map(len, required), np.int64, n)
+        column = np.fromiter(map(skills.column.__getitem__, chain.from_iterable(required)), np.int64, int(counts.sum()))
+        owner = np.repeat(np.arange(n), counts)
+        weight, knowledge = skills.weight[column], skills.knowledge[column]
+        total = np.bincount(owner, weights=weight, minlength=n)
+        competences = np.bincount(owner, weights=np.where(knowledge, 0.0, weight), minlength=n)
+        self.asks_nothing = total == 0
+        total = np.where(self.asks_nothing, 1.0, total)
+        self.competence_part = np.where(self.asks_nothing, 1.0, competences / total)  # competences' share
+        asking = ~self.asks_nothing[owner]
         nice_rows, nice_cols, nice_vals = [], [], []
-        self.asks_nothing = np.zeros(n, bool)
-        self.competence_part = np.ones(n, np.float64)  # competences' share of the total weight
         for j, s in enumerate(shortages):
-            asked = index.asked(s.required_skills, settings)
-            if asked.total:
-                competences = 0.0
-                for skill, weight, knowledge in zip(asked.skills, asked.weights, asked.knowledge):
-                    part = parts[1 if knowledge else 0]
-                    part[0].append(j)
-                    part[1].append(skills.column[skill])
-                    part[2].append(weight / asked.total)
-                    competences += 0.0 if knowledge else weight
-                self.competence_part[j] = competences / asked.total
-            else:
-                self.asks_nothing[j] = True
-            nice = [k for k in dict.fromkeys(s.nice_skills) if k not in asked.skills]
-            weights = [index.weight(k, settings) for k in nice]
-            total = sum(weights)
-            if total:
-                for skill, weight in zip(nice, weights):
-                    nice_rows.append(j)
-                    nice_cols.append(skills.column[skill])
-                    nice_vals.append(weight / total)
+            if not s.nice_skills:
+                continue
+            members = set(required[j])
+            nice = [skills.column[k] for k in dict.fromkeys(s.nice_skills) if k not in members]
+            nice_total = float(skills.weight[nice].sum()) if nice else 0.0
+            if nice_total:
+                nice_rows += [2 * n + j] * len(nice)
+                nice_cols += nice
+                nice_vals += (skills.weight[nice] / nice_total).tolist()
         # One matrix, three parts: row j the competences of shortage j, row n + j its knowledge, row
         # 2n + j its nice-to-have skills (a block takes all three in one slice and two products).
-        (c_rows, c_cols, c_vals), (k_rows, k_cols, k_vals) = parts
         self.weights = sparse.csr_matrix(
-            (np.array(c_vals + k_vals + nice_vals, np.float32),
-             (np.array(c_rows + [n + j for j in k_rows] + [2 * n + j for j in nice_rows], np.int64),
-              np.array(c_cols + k_cols + nice_cols, np.int64))),
+            (np.r_[(weight / total[owner])[asking], nice_vals].astype(np.float32),
+             (np.r_[np.where(knowledge, owner + n, owner)[asking], nice_rows].astype(np.int64),
+              np.r_[column[asking], nice_cols].astype(np.int64))),
             shape=(3 * n, skills.width))
         self.weights.sort_indices()
         self.cert_bit = _bit_numbering(c for s in shortages for c in s.certificates)
@@ -327,6 +333,22 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
     if side_s.sector_bit is not None:
         ok &= side_c.no_wish[rows][:, None] | ((side_c.sectors[rows][:, None] & side_s.sector[cols][None, :]) != 0)
     ok &= side_c.changed[rows][:, None] | side_s.changed[cols][None, :]
+    if not ok.any():
+        return None
+    # Weighted sums of the best credits, by the same id and by related skills, for every asked part
+    # (rows: competences, knowledge, nice-to-have of each shortage of the block) and candidate.
+    exact, related = side_c.credits(rows)  # rows x columns
+    n_cols = len(cols)
+    weights = side_s.weights[np.concatenate([cols, cols + len(side_s.lat), cols + 2 * len(side_s.lat)])]
+    sums_id, sums_related = weights @ exact.T, weights @ related.T  # 3 n_cols x rows
+    if settings.coverage_target > 0 and settings.level_step_credit <= 1.0:
+        # Skills, still on the whole block: every required skill at its best credit, knowledge
+        # ungated and no level-step factor, is never below the share below. Most pairs within
+        # reach of each other fall short here, before any work per pair.
+        upper = (sums_id[:n_cols] + sums_related[:n_cols] + sums_id[n_cols:2 * n_cols]
+                 + sums_related[n_cols:2 * n_cols]).T.astype(np.float64) + 2 * _SLACK
+        needed = settings.coverage_target * (side_s.threshold[cols] - _SLACK)
+        ok &= (upper >= needed[None, :]) | side_s.asks_nothing[cols][None, :]
     pair_rows, pair_cols = np.nonzero(ok)
     if len(pair_rows) == 0:
         return None
@@ -343,16 +365,9 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
         return None
     # Skills, for the pairs that pass the rest: sums of best credits per part (by the same id, and by
     # a related skill, which counts level_step_credit less per ISCO level up), as rules._score reads them.
-    exact, related = side_c.credits(rows)  # rows x columns
     c_level, s_level = side_c.level[rows][pair_rows], side_s.level[cols][pair_cols]
     steps_up = np.where((c_level > 0) & (s_level > 0), s_level - c_level, 0)
     related_factor = np.where(steps_up > 0, settings.level_step_credit ** np.maximum(steps_up, 0).astype(np.float64), 1.0)
-
-    # Weighted sums of the best credits, by the same id and by related skills, for every asked part
-    # (rows: competences, knowledge, nice-to-have of each shortage of the block) and candidate.
-    n_cols = len(cols)
-    weights = side_s.weights[np.concatenate([cols, cols + len(side_s.lat), cols + 2 * len(side_s.lat)])]
-    sums_id, sums_related = weights @ exact.T, weights @ related.T  # 3 n_cols x rows
 
     def covered(kind: int) -> tuple[np.ndarray, np.ndarray]:
         """(by the same id, by related skills) per pair; kind 0 competences, 1 knowledge, 2 nice."""
@@ -449,19 +464,17 @@ def _reuse_capped(weights, weight_rows, related_rows, related_factor, related, r
     first = np.flatnonzero(np.r_[True, (pair[1:] != pair[:-1]) | (family[1:] != family[:-1])])
     size = np.diff(np.r_[first, len(pair)])
     # The candidate's skills in the family: its places per use (a related credit > 0 means it has some).
-    key = rows[related_rows[pair[first]]].astype(np.int64) * side_c.families + family[first]
-    places = np.zeros(len(key), np.int64)
-    if len(side_c.family_key):
-        found = np.minimum(np.searchsorted(side_c.family_key, key), len(side_c.family_key) - 1)
-        hit = (family[first] >= 0) & (side_c.family_key[found] == key)
-        places[hit] = side_c.family_count[found[hit]]
+    places = side_c.places(rows)[related_rows[pair[first]], np.maximum(family[first], 0)]
+    places[family[first] < 0] = 0
     # Only a run longer than its places is capped (else every credit counts in full): those runs'
     # credits, highest first, against the places, highest first.
     capped = np.flatnonzero((places > 0) & (size > places))
     if len(capped):
         entry = _ranges(first[capped], size[capped])
         run = np.repeat(np.arange(len(capped)), size[capped])
-        entry = entry[np.lexsort((-value[entry], run))]
+        # Sorted by run, then credit highest first, in one float key (credits are in (0, 1]; keys of
+        # credits closer than about 1e-8 may swap, far below the bounds' _SLACK).
+        entry = entry[np.argsort(2.0 * run + (1.0 - value[entry]))]
         rank = np.arange(len(entry)) - np.repeat(np.r_[0, np.cumsum(size[capped])[:-1]], size[capped])
         use = rank // np.repeat(places[capped], size[capped])
         limit = max(settings.max_related_uses, 0)
