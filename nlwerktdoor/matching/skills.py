@@ -127,11 +127,15 @@ class _Tables:
     """What `options` reads per settings, worked out once per skill: the groups through which a
     required skill can be covered (links), and each skill's commonness (the generic factor)."""
 
-    __slots__ = ("links", "commonness")
+    __slots__ = ("links", "commonness", "floor")
 
-    def __init__(self):
+    def __init__(self, settings: MatchSettings):
         self.links: dict[str, tuple[tuple[str, float, bool], ...]] = {}
         self.commonness: dict[str, float] = {}
+        # Credits below min_related_credit never count (rules.assign) when neither a level step nor
+        # a reuse can raise them: `options` leaves them out, so that shorter lists are shared out.
+        lifting = settings.level_step_credit > 1.0 or not 0.0 <= settings.reuse_decay <= 1.0
+        self.floor = 0.0 if lifting else settings.min_related_credit
 
 
 @dataclass(frozen=True)
@@ -218,50 +222,56 @@ class SkillIndex:
                 self._profiles.clear()
             tables = self._tables.get(settings)
             if tables is None:
-                tables = self._tables[settings] = _Tables()
+                tables = self._tables[settings] = _Tables(settings)
             profile = self._profiles[key] = _Profile(skills, self, tables)
         return profile
 
     def options(self, required: str, profile: _Profile, settings: MatchSettings) -> tuple[tuple[float, str], ...]:
         """Every candidate skill that covers the required one, as (credit, skill), best first
-        (on equal credit the smallest id, so explanations are stable). The same id gives 1.0."""
+        (on equal credit the smallest id, so explanations are stable). The same id gives 1.0.
+        Without the credits that can never count in a match (below min_related_credit, _Tables)."""
         hit = profile.memo.get(required)
         if hit is not None:
             return hit
-        if required in profile.skills:
-            result: tuple[tuple[float, str], ...] = ((1.0, required),)
-        else:
-            best: dict[str, float] = {}
-            tables = profile.tables
-            links = tables.links.get(required)
-            if links is None:
-                links = tables.links[required] = self.links(required, settings)
-            if links:
-                commonness = tables.commonness
-                common_required = commonness.get(required) or commonness.setdefault(
-                    required, self.commonness(required, settings))
-                for key, credit, transversal_only in links:
-                    members = profile.by_group.get(key)
-                    if not members:
-                        continue
-                    for transversal, by in members:
-                        if transversal_only and not transversal:
-                            continue
-                        common_by = commonness.get(by) or commonness.setdefault(by, self.commonness(by, settings))
-                        # The generic factor (see commonness).
-                        value = credit * min(1.0, common_required / common_by)
-                        if value > best.get(by, 0.0):
-                            best[by] = value
-            # Best first, then by id: sorted on (-credit, id) as plain tuples (no key function: this
-            # line runs for every required skill a new candidate meets).
-            ranked = sorted([(-c, by) for by, c in best.items() if c > 0])
-            result = tuple([(-c, by) for c, by in ranked])
-        profile.memo[required] = result
+        result = profile.memo[required] = self._options(required, profile, settings, profile.tables.floor)
         return result
 
+    def _options(self, required: str, profile: _Profile, settings: MatchSettings,
+                 floor: float) -> tuple[tuple[float, str], ...]:
+        if required in profile.skills:
+            return ((1.0, required),)
+        best: dict[str, float] = {}
+        tables = profile.tables
+        links = tables.links.get(required)
+        if links is None:
+            links = tables.links[required] = self.links(required, settings)
+        if links:
+            commonness = tables.commonness
+            common_required = commonness.get(required) or commonness.setdefault(
+                required, self.commonness(required, settings))
+            for key, credit, transversal_only in links:
+                if credit < floor:
+                    continue  # nothing through this group can count (a level-1 group, by default)
+                members = profile.by_group.get(key)
+                if not members:
+                    continue
+                for transversal, by in members:
+                    if transversal_only and not transversal:
+                        continue
+                    common_by = commonness.get(by) or commonness.setdefault(by, self.commonness(by, settings))
+                    # The generic factor (see commonness).
+                    value = credit * min(1.0, common_required / common_by)
+                    if value > best.get(by, 0.0):
+                        best[by] = value
+        # Best first, then by id: sorted on (-credit, id) as plain tuples (no key function: this
+        # line runs for every required skill a new candidate meets).
+        ranked = sorted([(-c, by) for by, c in best.items() if c > 0 and c >= floor])
+        return tuple([(-c, by) for c, by in ranked])
+
     def cover(self, required: str, profile: _Profile, settings: MatchSettings) -> tuple[float, str | None]:
-        """(credit in [0, 1], the candidate skill that gives it; None when not covered), judged alone."""
-        found = self.options(required, profile, settings)
+        """(credit in [0, 1], the candidate skill that gives it; None when not covered), judged
+        alone: also a credit below min_related_credit, which a match counts as missing."""
+        found = self._options(required, profile, settings, 0.0)
         return found[0] if found else (0.0, None)
 
     # -- the same relatedness, as parts for bounding many pairs at once (bounds.py) -------------
