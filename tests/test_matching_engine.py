@@ -528,3 +528,20 @@ def test_the_skill_bound_agrees_with_the_full_score_on_esco_profiles():
             assert fast == _score(c, s, index, settings, 1.0, 10.0, bound=False)
             passed += fast is not None
     assert 60 <= passed < 60 * 60  # some pass (the same occupation at least), most do not
+
+
+def test_the_run_leaves_the_cycle_collector_as_it_found_it():
+    import gc
+
+    assert gc.isenabled()
+    try:
+        assert match([cand()], [short()], INDEX, PLAIN)
+        assert gc.isenabled()
+        gc.disable()
+        assert match([cand()], [short()], INDEX, PLAIN)
+        assert not gc.isenabled()
+        with pytest.raises(ValueError):
+            match([cand(), cand()], [short()], INDEX, PLAIN)  # a duplicate candidate: refused
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

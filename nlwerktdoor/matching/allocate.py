@@ -1,9 +1,11 @@
 """All passing pairs of a run, then a fair share of them under the volume caps."""
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 from collections import defaultdict
+from contextlib import contextmanager
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -118,6 +120,27 @@ def match(
     proposals come out in the greedy order. A full shortage's stream is dropped and a full
     candidate's pairs are passed over, unscored: most pairs of a big run are never scored.
     """
+    with _collector_paused():
+        return _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes)
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cycle collector off while the engine runs (as it was before, after). Scoring a pair
+    allocates dozens of short-lived containers, and every few hundred allocations the collector
+    walks the young ones, many of which (memos, profiles) stay: a fifth to a third of the exact
+    scoring went there (20k x 5k: 2.0 s -> 1.4 s without it). The engine makes no reference cycles,
+    so nothing is held back meanwhile; other threads' cycles wait until the run ends."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes):
     candidates = _unique(candidates, lambda c: c.key, "candidate")
     shortages = _unique(shortages, lambda s: s.id, "shortage")
     candidate_left, shortage_left, capacity = _room(candidates, shortages, settings, shortage_load, candidate_load)
