@@ -154,8 +154,11 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
     key_rank[sorted(range(len(candidates)), key=lambda n: candidates[n].key)] = np.arange(len(candidates))
     order = np.lexsort((key_rank[bounds.candidate], -bounds.score, bounds.shortage))
     # Arrays, not lists: a national run holds millions of pairs, and only the heads are ever read.
+    # Each is put in order and its unordered copy let go before the next (memory at its peak here).
     stream_shortage = bounds.shortage[order]
+    bounds.shortage = None
     stream_candidate = bounds.candidate[order]
+    bounds.candidate = None
     stream_score = bounds.score[order]
     del order, bounds
     starts = np.flatnonzero(np.r_[True, stream_shortage[1:] != stream_shortage[:-1]])

@@ -95,8 +95,8 @@ def pair_bounds(
     if not parts:
         return empty
     return PairBounds(
-        np.concatenate([p[0] for p in parts]).astype(np.int32),
-        np.concatenate([p[1] for p in parts]).astype(np.int32),
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
         np.concatenate([p[2] for p in parts]),
     )
 
@@ -173,15 +173,22 @@ class _CandidateArrays(_Side):
         hold_common = np.array([a for h in holds for _, a in h], np.float64)
         counts = hold_counts[held_skill] if len(held_skill) else np.zeros(0, np.int64)
         entry = _ranges(hold_start[held_skill] if len(held_skill) else np.zeros(0, np.int64), counts)
-        entry_owner = np.repeat(owner, counts)
-        entry_group, entry_common = hold_group[entry], hold_common[entry]
-        # The least commonness per (candidate, group): sort by both, keep each run's minimum.
-        order = np.lexsort((entry_common, entry_group, entry_owner))
-        entry_owner, entry_group, entry_common = entry_owner[order], entry_group[order], entry_common[order]
-        first = np.r_[True, (entry_owner[1:] != entry_owner[:-1]) | (entry_group[1:] != entry_group[:-1])] \
-            if len(order) else np.zeros(0, bool)
-        self.group_ids, self.group_common = entry_group[first], entry_common[first]
-        self.group_ptr = np.searchsorted(entry_owner[first], np.arange(n + 1), side="left")
+        # The least commonness per (candidate, group): entries by one key (candidate x groups + group),
+        # the minimum of each run. (One key and reduceat, not a sort on three: a national run has
+        # tens of millions of entries, and this is where the engine's memory peaks.)
+        n_groups = max(len(skills.group), 1)
+        key = np.repeat(owner * n_groups, counts) + hold_group[entry]
+        common = hold_common[entry]
+        del entry, counts
+        order = np.argsort(key, kind="stable")
+        key, common = key[order], common[order]
+        del order
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+        self.group_common = np.minimum.reduceat(common, first) if len(first) else np.zeros(0)
+        group_key = key[first]
+        del key, common, first
+        self.group_ids = group_key % n_groups
+        self.group_ptr = np.searchsorted(group_key // n_groups, np.arange(n + 1), side="left")
         self.exact_ptr = np.searchsorted(self.exact_owner, np.arange(n + 1), side="left")
         # How many skills each candidate holds per family of the asked columns (the reuse limit
         # applies per covering skill), as sorted keys candidate x families + family.
@@ -410,7 +417,7 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
         + settings.weight_availability * readiness
     )
     score = np.clip(score, 0.0, 1.0) + _SLACK
-    return rows[pair_rows], cols[pair_cols], score
+    return rows[pair_rows].astype(np.int32), cols[pair_cols].astype(np.int32), score
 
 
 def _share(competence, knowledge, part, asks_nothing, settings: MatchSettings) -> np.ndarray:

@@ -190,6 +190,12 @@ class SkillIndex:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    def forget(self) -> None:
+        """Drop what scoring kept per candidate and per shortage (profiles with their memos, asked
+        skills): after a big run, that memory is better used by what comes next."""
+        self._profiles.clear()
+        self._asked.clear()
+
     def __contains__(self, skill_id: object) -> bool:
         return skill_id in self._nodes
 

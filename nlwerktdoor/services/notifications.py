@@ -12,7 +12,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import load_only, selectinload
 
 from .. import reference
 from ..extensions import db
@@ -20,6 +20,7 @@ from ..models import Match, MatchRun, Shortage, StaffListing, User, WorkerProfil
 from . import outbox
 
 DEV_SERVER = "127.0.0.1:5000"
+_DIGEST_ITEMS_PER_BATCH = 2000  # matches in the digests built and queued together (a few MB of JSON)
 
 
 def queue_run_digests(run: MatchRun, new_matches: list[Match]) -> int:
@@ -33,10 +34,13 @@ def queue_run_digests(run: MatchRun, new_matches: list[Match]) -> int:
             per_recipient[normalise_email(candidate_email)].append(("candidate", match))
     per_recipient.pop("", None)
     users = users_by_email(per_recipient)
-    emails = []
-    for recipient, items in sorted(per_recipient.items()):
+    queued = 0
+    emails: list[tuple] = []
+    items_in_batch = 0
+    for recipient in sorted(per_recipient):
         user = users.get(recipient)
         locale = recipient_locale(user)
+        items = per_recipient.pop(recipient)
         items.sort(key=lambda item: (-item[1].score, item[1].id))
         data = {
             "recipient_name": user.name if user is not None else "",
@@ -46,7 +50,15 @@ def queue_run_digests(run: MatchRun, new_matches: list[Match]) -> int:
             "login_url": external_url("accounts.login"),
         }
         emails.append((recipient, locale, "digest", data, f"digest:{run.id}:{recipient}"))
-    return sum(email is not None for email in outbox.queue_emails(emails))
+        items_in_batch += len(items)
+        # Queued in batches of about _DIGEST_ITEMS_PER_BATCH matches: a national run's digests, all
+        # at once, would hold gigabytes of JSON (an employer's digest alone can list hundreds).
+        if items_in_batch >= _DIGEST_ITEMS_PER_BATCH:
+            queued += sum(email is not None for email in outbox.queue_emails(emails))
+            emails, items_in_batch = [], 0
+    if emails:
+        queued += sum(email is not None for email in outbox.queue_emails(emails))
+    return queued
 
 
 def _load_sides(matches: list[Match]) -> list:
@@ -54,10 +66,22 @@ def _load_sides(matches: list[Match]) -> list:
     match.worker.user or match.listing afterwards finds them there instead of asking one by one.
     Returns what was loaded, for the caller to hold on to while it reads."""
     loaded = []
+    # Only the columns a digest shows (shortage_summary, candidate_summary, candidate_contact_email):
+    # a national run loads tens of thousands of each, and descriptions and skill lists add up.
+    shortage_columns = load_only(Shortage.title, Shortage.organisation_id, Shortage.occupation_id, Shortage.pc4,
+                                 Shortage.start_date, Shortage.hours_per_week, Shortage.positions,
+                                 Shortage.training_offered, Shortage.open_hiring, Shortage.contact_email)
+    worker_columns = load_only(WorkerProfile.user_id, WorkerProfile.occupation_id, WorkerProfile.skills,
+                               WorkerProfile.pc4, WorkerProfile.available_from, WorkerProfile.hours_per_week,
+                               WorkerProfile.certificates)
+    listing_columns = load_only(StaffListing.occupation_id, StaffListing.skills, StaffListing.pc4,
+                                StaffListing.available_from, StaffListing.hours_per_week, StaffListing.certificates,
+                                StaffListing.count, StaffListing.transfer_type, StaffListing.contact_email)
     for model, ids, options in (
-        (Shortage, {m.shortage_id for m in matches}, (selectinload(Shortage.organisation),)),
-        (WorkerProfile, {m.worker_id for m in matches if m.worker_id is not None}, (selectinload(WorkerProfile.user),)),
-        (StaffListing, {m.listing_id for m in matches if m.listing_id is not None}, ()),
+        (Shortage, {m.shortage_id for m in matches}, (shortage_columns, selectinload(Shortage.organisation))),
+        (WorkerProfile, {m.worker_id for m in matches if m.worker_id is not None},
+         (worker_columns, selectinload(WorkerProfile.user))),
+        (StaffListing, {m.listing_id for m in matches if m.listing_id is not None}, (listing_columns,)),
     ):
         for chunk in _chunks(sorted(ids), 1000):
             loaded.extend(db.session.scalars(sa.select(model).where(model.id.in_(chunk)).options(*options)))
