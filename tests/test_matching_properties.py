@@ -205,6 +205,34 @@ def test_order_independence_on_a_larger_run():
         assert match(cands, shorts, INDEX, lenient) == expected
 
 
+def test_forked_workers_bound_the_same_pairs(monkeypatch):
+    """A big run shares its blocks out over forked processes: the same pairs, bounds and proposals."""
+    from nlwerktdoor.matching import bounds
+
+    rnd = random.Random(7)
+    cands = [CandidateIn(f"worker:{i}", rnd.uniform(*LAT), rnd.uniform(*LON), rnd.choice([20, 60, 150]),
+                         frozenset(rnd.sample(SKILL_IDS, 4)), frozenset(), frozenset(), START, 1, rnd.randint(0, 4))
+             for i in range(300)]
+    shorts = [ShortageIn(i, "care", rnd.uniform(*LAT), rnd.uniform(*LON), rnd.choice([40, 100]),
+                         tuple(rnd.sample(SKILL_IDS, 4)), (), frozenset(), START, rnd.randint(1, 2), rnd.random() < 0.5,
+                         rnd.randint(0, 4)) for i in range(80)]
+    settings = MatchSettings(min_coverage=0.2, min_coverage_with_training=0.1)
+    alone = bounds.pair_bounds(cands, shorts, INDEX, settings)
+    monkeypatch.setattr(bounds, "_PARALLEL_PAIRS", 0)
+    forked = []
+    monkeypatch.setattr(bounds.multiprocessing, "get_context",
+                        lambda method, real=bounds.multiprocessing.get_context: forked.append(method) or real(method))
+    shared = bounds.pair_bounds(cands, shorts, INDEX, settings, workers=3)
+    assert len(alone) > 100
+
+    def pairs(found):
+        return sorted(zip(found.candidate.tolist(), found.shortage.tolist(), found.score.tolist()))
+
+    assert pairs(shared) == pairs(alone)
+    assert match(cands, shorts, INDEX, settings, workers=3) == match(cands, shorts, INDEX, settings)
+    assert forked == ["fork", "fork"]  # both calls shared their blocks out over forked copies
+
+
 @given(runs(), engine_settings, st.data())
 @FAST
 def test_an_incremental_run_is_the_full_run_restricted_to_changed_pairs(run, settings, data):

@@ -95,6 +95,7 @@ def match(
     shortage_load: Mapping[int, int] | None = None,
     candidate_load: Mapping[str, int] | None = None,
     changes: Changes | None = None,
+    workers: int = 1,
 ) -> list[Proposal]:
     """The new proposals of one run, fairly spread, best first.
 
@@ -119,9 +120,12 @@ def match(
     taken when it comes first in turn. Nothing below an open stream's bound can outrank it, so the
     proposals come out in the greedy order. A full shortage's stream is dropped and a full
     candidate's pairs are passed over, unscored: most pairs of a big run are never scored.
+
+    `workers`: processes the bounds of a big run may use (bounds.pair_bounds); the result is the same.
     """
     with _collector_paused():
-        return _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes)
+        return _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes,
+                      workers)
 
 
 @contextmanager
@@ -140,13 +144,13 @@ def _collector_paused():
             gc.enable()
 
 
-def _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes):
+def _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes, workers):
     candidates = _unique(candidates, lambda c: c.key, "candidate")
     shortages = _unique(shortages, lambda s: s.id, "shortage")
     candidate_left, shortage_left, capacity = _room(candidates, shortages, settings, shortage_load, candidate_load)
     candidates = [c for c in candidates if candidate_left[c.key] > 0]
     shortages = [s for s in shortages if shortage_left[s.id] > 0]
-    bounds = pair_bounds(candidates, shortages, index, settings, changes)
+    bounds = pair_bounds(candidates, shortages, index, settings, changes, workers)
     if not len(bounds):
         return []
     # Streams: pairs by shortage, then bound (highest first), then candidate key (as the ranking).

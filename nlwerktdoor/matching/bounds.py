@@ -24,6 +24,7 @@ ranked too low:
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Sequence
 from itertools import chain
 from dataclasses import dataclass
@@ -69,8 +70,12 @@ def pair_bounds(
     index: SkillIndex,
     settings: MatchSettings,
     changes: Changes | None = None,
+    workers: int = 1,
 ) -> PairBounds:
-    """Every pair that could pass the hard rules (with `changes`: only pairs with a changed side)."""
+    """Every pair that could pass the hard rules (with `changes`: only pairs with a changed side).
+
+    `workers` > 1: a big run's blocks are shared out over that many processes (this one and forked
+    copies of it, which read its arrays as they are and send back only the pairs they held)."""
     empty = PairBounds(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
     if not candidates or not shortages:
         return empty
@@ -78,7 +83,7 @@ def pair_bounds(
     side_c = _CandidateArrays(candidates, skills, index, settings, changes)
     side_s = _ShortageArrays(shortages, skills, index, settings, changes)
     side_c.masks_from(side_s)
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    work: list[tuple[np.ndarray, np.ndarray]] = []
     for block in side_c.blocks():
         near = side_s.within_box(side_c.lat[block].min(), side_c.lat[block].max(),
                                  side_c.lon[block].min(), side_c.lon[block].max(), side_c.radius[block].max())
@@ -88,10 +93,8 @@ def pair_bounds(
             continue
         # Rows per block: bounded by pairs (rows x shortages) and by the credit matrices (rows x skills).
         step = max(1, min(_BLOCK_PAIRS // len(near), _BLOCK_CREDITS // max(skills.width, 1)))
-        for start in range(0, len(block), step):
-            found = _bound_block(block[start:start + step], near, side_c, side_s, settings)
-            if found is not None:
-                parts.append(found)
+        work += [(block[start:start + step], near) for start in range(0, len(block), step)]
+    parts = _bound_work(work, side_c, side_s, settings, workers)
     if not parts:
         return empty
     return PairBounds(
@@ -99,6 +102,50 @@ def pair_bounds(
         np.concatenate([p[1] for p in parts]),
         np.concatenate([p[2] for p in parts]),
     )
+
+
+# Below this many pairs in the blocks (about a second of work), forking costs more than it saves.
+_PARALLEL_PAIRS = 5_000_000
+# What forked workers read: set just before the fork, cleared after (see _bound_work).
+_forked: tuple | None = None
+
+
+def _bound_work(work, side_c, side_s, settings, workers: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The held pairs of every block, as (candidates, shortages, bounds) parts in any order."""
+    global _forked
+    pairs = sum(len(rows) * len(near) for rows, near in work)
+    workers = min(max(workers, 1), len(work))
+    if workers == 1 or pairs < _PARALLEL_PAIRS or "fork" not in multiprocessing.get_all_start_methods():
+        return _bound_share(work, side_c, side_s, settings)
+    # Every worker takes every workers-th block (neighbouring blocks cost alike): this process the
+    # first share, forked copies the others. The copies see the arrays as they are at the fork.
+    shares = [work[i::workers] for i in range(workers)]
+    _forked = (shares, side_c, side_s, settings)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            pending = pool.map_async(_bound_forked_share, range(1, workers))
+            parts = _bound_share(shares[0], side_c, side_s, settings)
+            for found in pending.get():
+                parts += found
+    finally:
+        _forked = None
+    return parts
+
+
+def _bound_forked_share(number: int) -> list:
+    shares, side_c, side_s, settings = _forked
+    found = _bound_share(shares[number], side_c, side_s, settings)
+    # One part per worker: fewer, bigger arrays to send back.
+    return [tuple(np.concatenate([p[k] for p in found]) for k in range(3))] if found else []
+
+
+def _bound_share(work, side_c, side_s, settings) -> list:
+    parts = []
+    for rows, near in work:
+        found = _bound_block(rows, near, side_c, side_s, settings)
+        if found is not None:
+            parts.append(found)
+    return parts
 
 
 class _SkillColumns:

@@ -96,6 +96,7 @@ def run_matching(now: datetime | None = None, full: bool = False) -> MatchRun:
                 shortage_load=shortage_load,
                 candidate_load=candidate_load,
                 changes=changes,
+                workers=int(current_app.config.get("MATCH_WORKERS") or 1),
             )
         finally:
             index.forget()  # a national run's profiles take hundreds of MB; storing needs them more
