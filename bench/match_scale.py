@@ -466,6 +466,11 @@ def main(argv=None) -> None:
         print(f"time to store:       {t['store']:8.2f} s   ({run.new_matches} matches, {run.emails} digests queued)")
         print(f"total run:           {t['total']:8.2f} s")
         print(f"peak RSS:            {peak:8.0f} MiB  (before the run {rss_before:.0f} MiB)")
+        helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if helpers:
+            # Forked copies share the parent's pages until they write them, so this overlaps the above.
+            print(f"peak RSS of a child:  {helpers:7.0f} MiB  (the bounds' forked helpers, or the generator "
+                  "if it ran in this invocation)")
         print(f"matches made:        {run.new_matches:8d}")
 
         if args.dump:
