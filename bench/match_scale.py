@@ -219,10 +219,12 @@ def count_engine_pairs(captured) -> tuple[int, int, int] | None:
         counts["blocks"] += len(rows) * len(cols)
         return bound_block(rows, cols, *args)
 
+    # In one process: forked helpers would count blocks where these counters cannot see them.
+    kwargs = {**captured["kwargs"], "workers": 1} if "workers" in captured["kwargs"] else captured["kwargs"]
     with patched(allocate, pair_bounds=counting_bounds, evaluate=counting_evaluate), \
             patched(bounds, _bound_block=counting_block):
         allocate.match(captured["candidates"], captured["shortages"], captured["index"], captured["settings"],
-                       **captured["kwargs"])
+                       **kwargs)
     return counts["held"], counts["scored"], counts["blocks"]
 
 
