@@ -20,14 +20,18 @@ ranked too low:
   what made most exactly scored pairs fail;
 - the score: that coverage and the same bound on nice-to-have skills, with distance, reach,
   entry level and availability exact, plus a small margin for float rounding.
+
+In a block, the cheap rules and a first skills bound (knowledge ungated, no level-step factor)
+are masks on the whole rows x shortages array; only the pairs left get a haversine, the exact
+plain bound and the reuse-capped one. A big run shares its blocks out over forked processes.
 """
 from __future__ import annotations
 
 import math
 import multiprocessing
 from collections.abc import Sequence
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from scipy import sparse
