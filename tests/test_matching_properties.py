@@ -318,3 +318,22 @@ def test_the_streamed_allocation_is_the_greedy_allocation_of_every_passing_pair(
     expected = allocate_under_caps(candidate_pairs(cands, shorts, INDEX, settings, exclude, changes), cands, shorts,
                                    settings, shortage_load, candidate_load)
     assert match(cands, shorts, INDEX, settings, exclude, shortage_load, candidate_load, changes) == expected
+
+
+def test_the_streams_are_ordered_by_one_key_as_by_three():
+    """_stream_order sorts (shortage, bound highest first, candidate key) with one integer key,
+    the bound rounded up: the same order as a three-key sort of the rounded bounds, never lower."""
+    import numpy as np
+
+    from nlwerktdoor.matching.allocate import _stream_order
+    from nlwerktdoor.matching.bounds import PairBounds
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    scores = np.round(rng.random(n), 3)  # many ties
+    found = PairBounds(rng.integers(0, 300, n).astype(np.int32), rng.integers(0, 40, n).astype(np.int32), scores)
+    key_rank = rng.permutation(300)
+    order, rounded = _stream_order(found, key_rank, 40)
+    assert (rounded >= scores).all() and (rounded - scores).max() < 1e-6
+    expected = np.lexsort((key_rank[found.candidate], -rounded, found.shortage))
+    assert order.tolist() == expected.tolist()

