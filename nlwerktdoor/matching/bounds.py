@@ -489,7 +489,7 @@ def _reuse_limit_applies(settings: MatchSettings) -> bool:
     level-1 transversal credit never reaches min_related_credit), and a further use of a skill
     never counts more than the one before."""
     return (min(settings.credit_transversal, MAX_RELATED_CREDIT) < settings.min_related_credit
-            and 0.0 <= settings.reuse_decay <= 1.0 and settings.level_step_credit <= 1.0)
+            and settings.credits_never_rise)
 
 
 def _reuse_capped(weights, weight_rows, related_rows, related_factor, related, rows, side_c: "_CandidateArrays",

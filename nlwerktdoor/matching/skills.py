@@ -134,8 +134,7 @@ class _Tables:
         self.commonness: dict[str, float] = {}
         # Credits below min_related_credit never count (rules.assign) when neither a level step nor
         # a reuse can raise them: `options` leaves them out, so that shorter lists are shared out.
-        lifting = settings.level_step_credit > 1.0 or not 0.0 <= settings.reuse_decay <= 1.0
-        self.floor = 0.0 if lifting else settings.min_related_credit
+        self.floor = settings.min_related_credit if settings.credits_never_rise else 0.0
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,13 @@ class MatchSettings:
     weight_reach: float = 0.02
     weight_availability: float = 0.005
 
+    @property
+    def credits_never_rise(self) -> bool:
+        """Whether a related credit only ever shrinks on its way into a match (a level step up at
+        most keeps it, a further use of the covering skill at most keeps it): what lets the engine
+        drop credits below min_related_credit early and bound the reuse limit (skills.py, bounds.py)."""
+        return self.level_step_credit <= 1.0 and 0.0 <= self.reuse_decay <= 1.0
+
 
 @dataclass(frozen=True)
 class Explanation:
