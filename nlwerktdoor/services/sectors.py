@@ -26,7 +26,7 @@ def public_sector_choices(locale: str) -> list[tuple[str, str]]:
     """(code, name) of every sector in the visitor's language, for the public search's filter:
     asked for on every search, so kept PUBLIC_COUNTS_SECONDS per process like the counts beside it."""
     return remembered(f"public-sector-choices:{locale}", public_seconds(),
-                      lambda: [(sector.code, sector.name(locale)) for sector in all_sectors()])
+                      lambda: [(sector.code, sector.name(locale)) for sector in all_sectors()], shared=False)
 
 
 def resolve_sector(text: str) -> Sector | None:

@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import current_app
@@ -216,8 +217,31 @@ def shortage_candidates(shortage: Shortage) -> list[Candidate]:
 
 @dataclass(frozen=True)
 class PublicShortage:
-    shortage: Shortage
-    distance_km: float | None
+    """One line of the public list: only what it shows. Read as plain columns, not as ORM objects
+    with their skill lists: the search is the busiest page, and building twenty mapped objects
+    (and decoding their JSON lists) cost more than the query behind them."""
+
+    id: int
+    title: str
+    organisation_name: str
+    pc4: str
+    start_date: date
+    positions: int
+    filled_positions: int
+    training_offered: bool
+    open_hiring: bool
+    distance_km: float | None = None
+
+    @property
+    def open_positions(self) -> int:
+        return max(self.positions - self.filled_positions, 0)
+
+
+# The columns of a PublicShortage, in its field order (the distance is added per search).
+_PUBLIC_COLUMNS = (
+    Shortage.id, Shortage.title, Organisation.name, Shortage.pc4, Shortage.start_date, Shortage.positions,
+    Shortage.filled_positions, Shortage.training_offered, Shortage.open_hiring,
+)
 
 
 def _public(*columns):
@@ -257,22 +281,18 @@ def public_shortages(
 ) -> postings.Page[PublicShortage]:
     """Open shortages of verified organisations. With a postcode: only those within `radius_km`
     (centroid to centroid), nearest first; without: newest first."""
-    query = _public_query()
-    if sector_code:
-        query = query.where(Shortage.sector_code == sector_code)
     counts = public_area_counts(sector_code)
     origin = reference.place(pc4) if pc4 else None
+    lines = _public_lines(by_sector=bool(sector_code))
     if origin is None:
         total = sum(counts.values())
         page = postings.clamp_page(page, total, per_page)
-        shortages = db.session.scalars(
-            query.order_by(Shortage.created_at.desc(), Shortage.id.desc()).limit(per_page).offset((page - 1) * per_page)
-        )
-        return postings.Page([PublicShortage(s, None) for s in shortages], page, per_page, total)
+        rows = db.session.execute(lines.newest, dict(sector=sector_code, skip=(page - 1) * per_page, take=per_page))
+        return postings.Page([PublicShortage(*row) for row in rows], page, per_page, total)
     # The postcode index lives in memory: it names the PC4 areas within the radius, nearest first;
     # the counts per area say which areas the page shown falls in, and only those rows are loaded.
     nearby = reference.places_within(origin.pc4, radius_km if radius_km is not None else 1000)
-    areas = sorted((area for area in nearby if counts.get(area)), key=lambda area: (nearby[area], area))
+    areas = [area for area in nearby if counts.get(area)]
     total = sum(counts[area] for area in areas)
     page = postings.clamp_page(page, total, per_page)
     start, items, seen = (page - 1) * per_page, [], 0
@@ -281,13 +301,32 @@ def public_shortages(
             break
         if seen + counts[area] > start:
             skip = max(start - seen, 0)
-            rows = db.session.scalars(
-                query.where(Shortage.pc4 == area).order_by(Shortage.id.desc())
-                .offset(skip).limit(per_page - len(items))
-            )
-            items.extend(PublicShortage(shortage, nearby[area]) for shortage in rows)
+            rows = db.session.execute(lines.in_area, dict(sector=sector_code, area=area, skip=skip,
+                                                          take=per_page - len(items)))
+            items.extend(PublicShortage(*row, distance_km=nearby[area]) for row in rows)
         seen += counts[area]
     return postings.Page(items, page, per_page, total)
+
+
+@dataclass(frozen=True)
+class _PublicLines:
+    newest: sa.Select  # every open shortage, newest first
+    in_area: sa.Select  # those of one PC4 area, newest first
+
+
+@lru_cache(maxsize=2)
+def _public_lines(by_sector: bool) -> _PublicLines:
+    """The public list's two queries, built once: the busiest page then spends nothing on building
+    them, and SQLAlchemy reuses their compiled form (parameters: sector, area, skip, take)."""
+    query = _public(*_PUBLIC_COLUMNS)
+    if by_sector:
+        query = query.where(Shortage.sector_code == sa.bindparam("sector"))
+    page = dict(skip=sa.bindparam("skip", type_=sa.Integer), take=sa.bindparam("take", type_=sa.Integer))
+    return _PublicLines(
+        newest=query.order_by(Shortage.created_at.desc(), Shortage.id.desc()).offset(page["skip"]).limit(page["take"]),
+        in_area=query.where(Shortage.pc4 == sa.bindparam("area")).order_by(Shortage.id.desc())
+        .offset(page["skip"]).limit(page["take"]),
+    )
 
 
 def public_shortage(shortage_id: int) -> Shortage | None:
