@@ -1,12 +1,30 @@
 """Form fields shared by the blueprints: postcode, occupation, skills, certificates, sectors."""
+from functools import lru_cache
+
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, PasswordField, SelectMultipleField, StringField, widgets
+from wtforms.i18n import get_translations as wtforms_translations
 from wtforms.validators import InputRequired, ValidationError
 
 from . import reference
 from .templating import occupation_label, skill_label
+
+
+class MessagesOncePerProcess:
+    """A form's `Meta`: WTForms' own messages ("Not a valid choice") in the user's language, loaded
+    once per process and language. Flask-WTF loads them from disk for every form it builds; for the
+    public search's filters, on the busiest page, that was most of the form's cost."""
+
+    def get_translations(self, form):
+        return _wtforms_messages(str(get_locale() or "nl"))
+
+
+@lru_cache(maxsize=None)
+def _wtforms_messages(locale: str):
+    return wtforms_translations([locale])
 
 
 class PostcodeField(StringField):

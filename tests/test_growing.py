@@ -285,6 +285,14 @@ def test_public_list_bad_filters_are_friendly(public_data, client, query):
     assert len(titles(page)) == 3  # an invalid filter is not applied
 
 
+@pytest.mark.parametrize("lang, message", [("nl", "Ongeldige keuze"), ("en", "Not a valid choice")])
+def test_public_list_filter_messages_in_the_visitors_language(public_data, client, lang, message):
+    """WTForms' own messages are kept per process and language (forms.MessagesOncePerProcess)."""
+    for _ in range(2):  # the second time from what the process kept
+        page = client.get("/tekorten/", query_string={"radius": "7", "lang": lang}).get_data(as_text=True)
+        assert message in page
+
+
 def test_public_list_paginates_newest_first(client, app, db):
     org = make_organisation(side="growing")
     start = datetime(2026, 11, 1, tzinfo=timezone.utc)

@@ -194,6 +194,24 @@ def test_error_page_in_english(client):
     assert "Niet gevonden" not in page
 
 
+def test_email_in_english_composed_while_a_dutch_page_is_served(app):
+    """Templates look the catalog up once per request and language (i18n._catalog): an email in
+    its recipient's language, composed during a Dutch request, must still come out in English,
+    and the page after it in Dutch again."""
+    from nlwerktdoor.mail import compose
+
+    data = {"has_password": True, "name": "Sam", "link": "https://nlwerktdoor.test/x", "valid_days": 2}
+    page = app.jinja_env.from_string('{{ _("Inloggen") }}')
+    with app.test_request_context("/?lang=nl"):
+        assert page.render() == "Inloggen"
+        message = compose("password", "en", "sam@example.org", data)
+        assert page.render() == "Inloggen"
+        dutch = compose("password", "nl", "sam@example.org", data)
+    assert message["Subject"] == "A new password for nlwerktdoor"
+    assert "Hello Sam," in message.get_body(("plain",)).get_content()
+    assert "Hello Sam," not in dutch.get_body(("plain",)).get_content()
+
+
 def test_email_in_english(app):
     from nlwerktdoor.mail import compose
 

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from ..forms import CertificatesField, OccupationField, PostcodeField, SkillListField
+from ..forms import CertificatesField, MessagesOncePerProcess, OccupationField, PostcodeField, SkillListField
 from ..services.shortages import ShortageInput
 
 
@@ -65,7 +65,7 @@ RADIUS_CHOICES = [(5, "5 km"), (10, "10 km"), (25, "25 km"), (50, "50 km"), (100
 class PublicFilterForm(FlaskForm):
     """The filters of the public list, read from the query string (a GET form: no CSRF token needed)."""
 
-    class Meta:
+    class Meta(MessagesOncePerProcess):
         csrf = False
 
     sector = SelectField(_l("Sector"), choices=[], validators=[Optional()])
