@@ -1,5 +1,6 @@
 """Growing side through the web: shortages, CSV upload, pseudonymous candidates, the public list."""
 import io
+import math
 import re
 from datetime import date, datetime, timedelta, timezone
 
@@ -457,6 +458,25 @@ def test_a_posted_shortage_shows_its_candidates_at_once_and_the_next_run_emails_
     assert db.session.get(Match, matches[0].id).announced_at is not None
     again = matching.run_matching()
     assert again.emails == 0 and db.session.scalar(sa.select(sa.func.count()).select_from(MatchRun)) == 2
+
+
+def test_instant_candidates_read_only_those_whose_own_radius_reaches(employer, login_as, client, db):
+    """Posting reads the candidates in the shortage's radius whose own radius reaches the shortage
+    (services/matching._within_reach): one who travels just far enough is matched at once; one in
+    the same place who travels less is not even read."""
+    from nlwerktdoor.services import matching
+
+    km = reference.places_within("3511", 50)["3431"]  # Nieuwegein, some 7 km from Utrecht's centre
+    reaches = make_worker(occupation="healthcare assistant", pc4="3431", max_distance_km=math.ceil(km),
+                          certificates=["VOG"])
+    short_of_it = make_worker(occupation="healthcare assistant", pc4="3431", max_distance_km=math.floor(km),
+                              certificates=["VOG"])
+    read = {c.key for c in matching._live_candidates(datetime.now(timezone.utc), near=reference.places_within("3511", 50))}
+    assert f"worker:{reaches.id}" in read and f"worker:{short_of_it.id}" not in read
+
+    login_as(employer)
+    post_new_shortage(client, max_distance_km="50")
+    assert {m.worker_id for m in db.session.scalars(sa.select(Match))} == {reaches.id}
 
 
 def test_an_instant_match_is_not_announced_to_a_worker_who_withdrew_since(employer, login_as, client, db):

@@ -23,7 +23,7 @@ class StaffListing(db.Model):
     occupation_id: Mapped[str] = mapped_column(sa.String(36))
     skills: Mapped[list] = mapped_column(StringList, default=list)
     count: Mapped[int] = mapped_column(default=1)
-    pc4: Mapped[str] = mapped_column(sa.String(4))
+    pc4: Mapped[str] = mapped_column(sa.String(4), index=True)  # instant candidates read by area
     max_distance_km: Mapped[int] = mapped_column(default=25)
     available_from: Mapped[date] = mapped_column(sa.Date)
     available_until: Mapped[date | None] = mapped_column(sa.Date)

@@ -18,7 +18,7 @@ class WorkerProfile(db.Model):
     external_ref: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
     occupation_id: Mapped[str] = mapped_column(sa.String(36))
     skills: Mapped[list] = mapped_column(StringList, default=list)
-    pc4: Mapped[str] = mapped_column(sa.String(4))
+    pc4: Mapped[str] = mapped_column(sa.String(4), index=True)  # instant candidates read by area
     max_distance_km: Mapped[int] = mapped_column(default=25)
     desired_sectors: Mapped[list] = mapped_column(StringList, default=list)  # empty = any sector
     hours_per_week: Mapped[int] = mapped_column(default=36)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import sys
 import zlib
 from datetime import datetime, timedelta
@@ -212,9 +213,9 @@ def match_shortage_now(shortage_id: int, now: datetime | None = None) -> int:
     if shortage is None:
         db.session.rollback()
         return 0
-    nearby = list(reference.places_within(db.session.get(Shortage, shortage_id).pc4, shortage.max_distance_km))
+    nearby = reference.places_within(db.session.get(Shortage, shortage_id).pc4, shortage.max_distance_km)
     candidates = _live_candidates(now, near=nearby)
-    exclude, shortage_load, candidate_load = _earlier_matches(shortage.id, nearby)
+    exclude, shortage_load, candidate_load = _earlier_matches(shortage.id, list(nearby))
     proposals = match(candidates, [shortage], skill_index_from_reference(), match_settings(), exclude=exclude,
                       shortage_load=shortage_load, candidate_load=candidate_load)
     available_from = {c.key: c.available_from for c in candidates}
@@ -322,8 +323,9 @@ def _live_shortages(*where) -> list[ShortageIn]:
     return result
 
 
-def _live_candidates(now: datetime, near: list[str] | None = None) -> list[CandidateIn]:
-    """Live workers and listings; with `near`, only those in these PC4 areas."""
+def _live_candidates(now: datetime, near: dict[str, float] | None = None) -> list[CandidateIn]:
+    """Live workers and listings; with `near` (PC4 area -> km from one shortage), only those in
+    these areas whose own radius reaches that far (_within_reach)."""
     candidates = []
     workers = (
         sa.select(*_columns(WorkerProfile, *_POSTING_COLUMNS, "skills", "desired_sectors"))
@@ -331,7 +333,7 @@ def _live_candidates(now: datetime, near: list[str] | None = None) -> list[Candi
         .where(WorkerProfile.status == "active", WorkerProfile.consent_at.is_not(None), User.active.is_(True),
                # consent to an older text does not count: the worker is asked again (services/privacy.py)
                WorkerProfile.consent_version.in_(privacy.accepted_consent_versions()),
-               *([WorkerProfile.pc4.in_(near)] if near is not None else []))
+               *([_within_reach(WorkerProfile, near)] if near is not None else []))
         .order_by(WorkerProfile.id)
         .execution_options(yield_per=_READ_BATCH)
     )
@@ -347,7 +349,7 @@ def _live_candidates(now: datetime, near: list[str] | None = None) -> list[Candi
             Organisation.verified_at.is_not(None),
             # A listing whose people are no longer available has nobody left to offer.
             sa.or_(StaffListing.available_until.is_(None), StaffListing.available_until >= now.date()),
-            *([StaffListing.pc4.in_(near)] if near is not None else []),
+            *([_within_reach(StaffListing, near)] if near is not None else []),
         )
         .order_by(StaffListing.id)
         .execution_options(yield_per=_READ_BATCH)
@@ -357,6 +359,25 @@ def _live_candidates(now: datetime, near: list[str] | None = None) -> list[Candi
         if candidate is not None:
             candidates.append(candidate)
     return candidates
+
+
+_REACH_SLACK_KM = 1e-9
+
+
+def _within_reach(model, near: dict[str, float]):
+    """SQL: the posting lies in one of the `near` areas and its own radius reaches that far.
+
+    Instant candidates read only the candidates that could be within the smaller of the two radii:
+    most candidates travel 10-25 km, so around a shortage that reaches 50 km this leaves a fraction
+    of the rows. Radii are whole km, so the areas are grouped by the whole km a radius needs to
+    reach them: ceil(d), less a micrometre, so that a last-bit difference between this distance and
+    the engine's never leaves out a candidate the engine would take. The engine applies the exact rule."""
+    by_km: dict[int, list[str]] = {}
+    for area, km in near.items():
+        by_km.setdefault(math.ceil(km - _REACH_SLACK_KM), []).append(area)
+    if not by_km:
+        return sa.false()
+    return sa.or_(*(sa.and_(model.pc4.in_(areas), model.max_distance_km >= km) for km, areas in sorted(by_km.items())))
 
 
 def _candidate_in(key: str, source, desired_sectors, capacity: int) -> CandidateIn | None:
