@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import date
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy.orm import load_only, selectinload
 
 from .. import reference
@@ -193,12 +193,13 @@ def external_url(endpoint: str, **values) -> str:
     app = current_app
     server_name = app.config.get("SERVER_NAME")
     scheme = (app.config.get("PREFERRED_URL_SCHEME") or "http") if server_name else "http"
-    adapter = app.url_map.bind(
-        server_name or DEV_SERVER,
-        script_name=app.config.get("APPLICATION_ROOT") or "/",
-        url_scheme=scheme,
-    )
-    return adapter.build(endpoint, values, force_external=True)
+    where = (server_name or DEV_SERVER, app.config.get("APPLICATION_ROOT") or "/", scheme)
+    # One adapter per app context and place: a run's digests link every match, and binding the URL
+    # map anew for each link was a tenth of storing a run.
+    kept = g.get("_link_adapter")
+    if kept is None or kept[0] != where:
+        kept = g._link_adapter = (where, app.url_map.bind(where[0], script_name=where[1], url_scheme=where[2]))
+    return kept[1].build(endpoint, values, force_external=True)
 
 
 def region_name(pc4: str | None) -> str:

@@ -102,8 +102,9 @@ def queue_emails(emails: list[tuple[str, str, str, dict, str]]) -> list[Outgoing
             slots.append(None)
             continue
         seen.add(key)
-        # Round-trip through JSON now, so a date or a model in `data` fails here and not in the sender.
-        payload = json.loads(json.dumps(data))
+        # Encoded now, so that a date or a model in `data` fails here and not in the sender. (Not
+        # decoded again: the row is written from `data` itself, with the same encoder.)
+        json.dumps(data)
         recipient = recipient.strip()
         blocked_here = _address(recipient) in blocked
         slots.append(len(rows))
@@ -111,7 +112,7 @@ def queue_emails(emails: list[tuple[str, str, str, dict, str]]) -> list[Outgoing
             recipient=recipient,
             locale=locale if locale in languages else "nl",
             template=template,
-            data=payload,
+            data=data,
             idempotency_key=key,
             status="suppressed" if blocked_here else "pending",
             attempts=0,
