@@ -46,6 +46,21 @@ def test_postgres_copies_the_rows_in_with_no_insert_per_row(db):
     assert sorted(db.session.scalars(sa.select(OutgoingEmail.id))) == sorted(e.id for e in emails)
 
 
+def test_json_encoded_by_the_caller_is_stored_as_that_value(db):
+    """`encoded`: the caller's JSON text of a column (outbox.queue_emails encodes each digest once,
+    to check it): COPY writes that text, the INSERT elsewhere the value; both read back the same."""
+    import json
+
+    rows = [_row(n) for n in range(5)]
+    texts = [json.dumps(row["data"]) for row in rows]
+    emails = insert_rows(OutgoingEmail, rows, encoded={"data": texts})
+    db.session.commit()
+    db.session.expire_all()
+    stored = {e.idempotency_key: e.data for e in db.session.scalars(sa.select(OutgoingEmail))}
+    assert stored == {f"bulk:{n}": {"n": n, "items": [n, str(n)]} for n in range(5)}
+    assert [e.data for e in emails] == [row["data"] for row in rows]
+
+
 def test_reading_the_objects_asks_the_database_nothing(db):
     statements = _count_statements(db)
     emails = insert_rows(OutgoingEmail, [_row(n, last_error=None if n % 2 else "x") for n in range(50)])

@@ -13,9 +13,10 @@ from ..extensions import db
 M = TypeVar("M")
 
 
-def insert_rows(model: type[M], rows: list[dict]) -> list[M]:
+def insert_rows(model: type[M], rows: list[dict], encoded: dict[str, list[str]] | None = None) -> list[M]:
     """Insert `rows` (column values by attribute name) in the session's transaction and return them
-    as persistent objects, in the order given.
+    as persistent objects, in the order given. `encoded`: JSON columns the caller has encoded
+    already (attribute name -> the text of each row's value), written as they are by COPY.
 
     PostgreSQL: COPY, with ids drawn from the table's sequence. Elsewhere: multi-row INSERTs that
     return only the ids. Reading every inserted column back (a JSON column parsed again) cost more
@@ -47,7 +48,8 @@ def insert_rows(model: type[M], rows: list[dict]) -> list[M]:
                                  {"table": table.name, "count": len(complete)}).all()
         names = {column.key: column.name for column in columns}
         copy_rows(table, [{"id": object_id, **{names[key]: value for key, value in values.items()}}
-                          for object_id, values in zip(ids, complete)])
+                          for object_id, values in zip(ids, complete)],
+                  encoded={names[key]: texts for key, texts in (encoded or {}).items()})
     else:
         # render_nulls: NULLs as values, so that every row has the same columns and one statement
         # serves them all (rows with other columns left out go into batches of their own).
@@ -62,18 +64,21 @@ def insert_rows(model: type[M], rows: list[dict]) -> list[M]:
     return objects
 
 
-def copy_rows(table: sa.Table, rows: list[dict]) -> None:
+def copy_rows(table: sa.Table, rows: list[dict], encoded: dict[str, list[str]] | None = None) -> None:
     """`rows` (values by column name, the same columns in each) into `table` with COPY, in the
-    session's transaction (PostgreSQL only). JSON columns are serialised here."""
+    session's transaction (PostgreSQL only). JSON columns are serialised here, unless `encoded`
+    has their text already (column name -> one text per row)."""
     if not rows:
         return
     columns = list(rows[0])
-    json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+    encoded = encoded or {}
+    json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)} - set(encoded)
     cursor = db.session.connection().connection.cursor()
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
+        for n, row in enumerate(rows):
             # (None in a JSON column is JSON null, as the ORM writes it.)
-            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+            copy.write_row([encoded[c][n] if c in encoded else json.dumps(row[c]) if c in json_columns else row[c]
+                            for c in columns])
 
 
 def _on_postgres() -> bool:

@@ -96,15 +96,16 @@ def queue_emails(emails: list[tuple[str, str, str, dict, str]]) -> list[Outgoing
     blocked = _suppressed_among(recipient for recipient, *_rest in emails)
     languages = current_app.config.get("LANGUAGES", ("nl", "en"))
     rows: list[dict] = []
+    texts: list[str] = []  # each row's data, encoded
     slots: list[int | None] = []  # per email: its row, or None when queued before
     for recipient, locale, template, data, key in emails:
         if key in seen:
             slots.append(None)
             continue
         seen.add(key)
-        # Encoded now, so that a date or a model in `data` fails here and not in the sender. (Not
-        # decoded again: the row is written from `data` itself, with the same encoder.)
-        json.dumps(data)
+        # Encoded now, so that a date or a model in `data` fails here and not in the sender; COPY
+        # writes this text (a run's digests are tens of MB of JSON).
+        texts.append(json.dumps(data))
         recipient = recipient.strip()
         blocked_here = _address(recipient) in blocked
         slots.append(len(rows))
@@ -120,7 +121,7 @@ def queue_emails(emails: list[tuple[str, str, str, dict, str]]) -> list[Outgoing
             message_id=_new_message_id(),
             last_error=SUPPRESSED_NOTE if blocked_here else None,
         ))
-    inserted = insert_rows(OutgoingEmail, rows)  # a matching run queues thousands of digests at once
+    inserted = insert_rows(OutgoingEmail, rows, encoded={"data": texts})  # a run queues thousands at once
     return [None if slot is None else inserted[slot] for slot in slots]
 
 
