@@ -10,6 +10,7 @@ import smtplib
 import sys
 import threading
 import time
+from functools import lru_cache
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid
@@ -32,6 +33,19 @@ class _LazyHeaderPolicy(EmailPolicy):
         if isinstance(value, str) and value.isascii() and len(value) < 900 and "\n" not in value and "\r" not in value:
             return (name, value)
         return super().header_store_parse(name, value)
+
+    def header_fetch_parse(self, name, value):
+        # A header kept as text is parsed each time it is read, and sending reads the same few many
+        # times (smtplib looks up the addresses, the generator every part's Content-Type): the
+        # parsed headers are kept. They are immutable, so one object may serve every message.
+        if hasattr(value, "name"):
+            return value
+        return _parsed_header(self, name, value)
+
+
+@lru_cache(maxsize=4096)
+def _parsed_header(policy: EmailPolicy, name: str, value: str):
+    return EmailPolicy.header_fetch_parse(policy, name, value)
 
 
 _POLICY = _LazyHeaderPolicy()
