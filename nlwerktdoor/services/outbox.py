@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 import uuid
+from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -332,12 +333,8 @@ class _Batch:
         """Write the outcome of one row and release it — only while it is still ours. No commit.
         A Core statement on the session's connection: this runs once per email, and the ORM's
         bulk-update machinery cost more than the UPDATE itself."""
-        table = OutgoingEmail.__table__
         done = db.session.connection().execute(
-            table.update()
-            .where(table.c.id == sa.bindparam("row_id"), table.c.claimed_by == sa.bindparam("token"),
-                   table.c.status == "sending")
-            .values(claimed_by=None, **{key: sa.bindparam(f"new_{key}") for key in values}),
+            _finish_statement(tuple(sorted(values))),
             {"row_id": row.id, "token": self.token, **{f"new_{key}": value for key, value in values.items()}},
         ).rowcount
         if not done:
@@ -432,6 +429,18 @@ def _send_batch(rows: list[Claimed], now: datetime, token: str, report: SendRepo
     finally:
         sender.__exit__(None, None, None)
     return True
+
+
+@lru_cache(maxsize=16)
+def _finish_statement(columns: tuple[str, ...]) -> sa.Update:
+    """_Batch.finish's UPDATE for these columns, built once (bound parameters new_<column>)."""
+    table = OutgoingEmail.__table__
+    return (
+        table.update()
+        .where(table.c.id == sa.bindparam("row_id"), table.c.claimed_by == sa.bindparam("token"),
+               table.c.status == "sending")
+        .values(claimed_by=None, **{column: sa.bindparam(f"new_{column}") for column in columns})
+    )
 
 
 def _hold_suppressed(rows: list[Claimed], batch: _Batch) -> list[Claimed]:
