@@ -545,3 +545,20 @@ def test_the_run_leaves_the_cycle_collector_as_it_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_settings_hash_is_kept_and_agrees_with_equality():
+    """MatchSettings works its hash out once (the skill index keys its memos by it): equal settings,
+    however made, hash alike, also after a pickle round trip; other settings are another key."""
+    import dataclasses
+    import pickle
+
+    from nlwerktdoor.matching.types import MatchSettings
+
+    base = MatchSettings()
+    memo = {base: "base"}
+    assert memo[MatchSettings()] == "base"
+    assert memo[pickle.loads(pickle.dumps(base))] == "base"
+    other = dataclasses.replace(base, min_coverage=base.min_coverage + 0.01)
+    assert other not in memo
+    assert memo[dataclasses.replace(other, min_coverage=base.min_coverage)] == "base"

@@ -1,7 +1,7 @@
 """Plain, frozen data that goes into and comes out of the matching engine."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 
 
@@ -141,6 +141,17 @@ class MatchSettings:
     weight_distance: float = 0.045
     weight_reach: float = 0.02
     weight_availability: float = 0.005
+
+    def __hash__(self) -> int:
+        # Worked out once: the skill index keys its memos by the settings, several times for every
+        # pair scored, and hashing every field each time was a few per cent of exact scoring.
+        # (All fields are numbers: the hash is the same in every process, also after pickling.)
+        try:
+            return self.__dict__["_hash"]
+        except KeyError:
+            value = hash(tuple(getattr(self, f.name) for f in fields(self)))
+            object.__setattr__(self, "_hash", value)
+            return value
 
     @property
     def credits_never_rise(self) -> bool:
