@@ -321,11 +321,10 @@ def _public_lines(by_sector: bool) -> _PublicLines:
     query = _public(*_PUBLIC_COLUMNS)
     if by_sector:
         query = query.where(Shortage.sector_code == sa.bindparam("sector"))
-    page = dict(skip=sa.bindparam("skip", type_=sa.Integer), take=sa.bindparam("take", type_=sa.Integer))
+    skip, take = sa.bindparam("skip", type_=sa.Integer), sa.bindparam("take", type_=sa.Integer)
     return _PublicLines(
-        newest=query.order_by(Shortage.created_at.desc(), Shortage.id.desc()).offset(page["skip"]).limit(page["take"]),
-        in_area=query.where(Shortage.pc4 == sa.bindparam("area")).order_by(Shortage.id.desc())
-        .offset(page["skip"]).limit(page["take"]),
+        newest=query.order_by(Shortage.created_at.desc(), Shortage.id.desc()).offset(skip).limit(take),
+        in_area=query.where(Shortage.pc4 == sa.bindparam("area")).order_by(Shortage.id.desc()).offset(skip).limit(take),
     )
 
 
