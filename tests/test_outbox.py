@@ -243,10 +243,11 @@ def test_a_sender_that_lost_its_claim_does_not_send_those_rows(app, db):
     stolen = rows[1]
     db.session.execute(sa.update(OutgoingEmail).where(OutgoingEmail.id == stolen.id).values(claimed_by="fast-sender"))
     db.session.commit()
-    batch = outbox_service._Batch(rows, now, "slow-sender", report)
-    assert batch.keep_claim(list(rows)) == rows  # not time to renew yet: no query
-    batch.renewed -= app.config["MAIL_CLAIM_LEASE_SECONDS"]  # pretend a quarter lease has passed
-    kept = batch.keep_claim(list(rows))
+    with outbox_service._held_session() as session:
+        batch = outbox_service._Batch(rows, now, "slow-sender", report, session)
+        assert batch.keep_claim(list(rows)) == rows  # not time to renew yet: no query
+        batch.renewed -= app.config["MAIL_CLAIM_LEASE_SECONDS"]  # pretend a quarter lease has passed
+        kept = batch.keep_claim(list(rows))
     assert [row.id for row in kept] == [rows[0].id, rows[2].id]
     renewed = db.session.get(OutgoingEmail, rows[0].id)
     db.session.refresh(renewed)
