@@ -639,3 +639,58 @@ def test_admin_lifts_a_suppression(client, db, login_as, outbox, resend, expecte
     assert queue("new", recipient="weg@example.org").status == "pending"
     db.session.commit()
     assert client.post("/beheer/mail/blokkades/9999/opheffen", data={"csrf_token": csrf_from(client)}).status_code == 404
+
+
+class RecordingHandler:
+    """An SMTP server that keeps every envelope it receives."""
+
+    def __init__(self):
+        self.received = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 OK"
+
+
+@pytest.mark.parametrize("recipient, envelope_to", [
+    ("iemand@example.org", ["iemand@example.org"]),  # the plain address: sent without parsing the headers
+    ("Iemand Anders <anders@example.org>", ["anders@example.org"]),  # anything else: smtplib's send_message
+])
+def test_the_sender_delivers_what_smtplib_send_message_would(app, recipient, envelope_to):
+    import smtplib
+
+    from nlwerktdoor import mail
+
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_USE_TLS=False,
+                          MAIL_USERNAME=None, MAIL_DEFAULT_SENDER="nlwerktdoor <noreply@nlwerktdoor.example>")
+        message = mail.compose("contact", "nl", recipient, contact_data(), "<vast@nlwerktdoor.example>")
+        assert (mail._plain_envelope(message) is not None) == (recipient == envelope_to[0])
+        with mail.Sender() as sender:
+            sender.send(message)
+        with smtplib.SMTP("127.0.0.1", controller.port) as smtp:
+            smtp.send_message(message)
+    finally:
+        controller.stop()
+    ours, stdlib = handler.received
+    assert ours == stdlib  # envelope and bytes alike
+    assert ours[0] == "noreply@nlwerktdoor.example" and ours[1] == envelope_to
+
+
+def test_the_fixed_boundary_gives_way_when_a_part_contains_it(app):
+    import email
+
+    from nlwerktdoor import mail
+
+    data = contact_data()
+    plain = mail.compose("contact", "nl", "iemand@example.org", data)
+    assert plain.get_boundary() == mail._BOUNDARY
+    data["shortage"]["title"] = f"Titel {mail._BOUNDARY}"
+    tricky = mail.compose("contact", "nl", "iemand@example.org", data)
+    assert tricky.get_boundary() != mail._BOUNDARY
+    parsed = email.message_from_bytes(mail._flat_bytes(tricky), policy=email.policy.default)
+    assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert mail._BOUNDARY in parsed.get_body(("plain",)).get_content()
