@@ -43,12 +43,25 @@ class _LazyHeaderPolicy(EmailPolicy):
         # parsed headers are kept. They are immutable, so one object may serve every message.
         if hasattr(value, "name"):
             return value
-        return _parsed_header(self, name, value)
+        return _parsed_header(self.header_factory, name, value, self)
 
 
-@lru_cache(maxsize=4096)
-def _parsed_header(policy: EmailPolicy, name: str, value: str):
-    return EmailPolicy.header_fetch_parse(policy, name, value)
+def _parsed_header(factory, name: str, value: str, policy: EmailPolicy):
+    # Keyed by the header factory, not the policy: flattening works with a clone of the policy
+    # (another line separator), and keyed by policy every header read then was a miss. The parsed
+    # header depends on the factory alone (EmailPolicy.header_fetch_parse calls it, nothing else).
+    key = (factory, name, value)
+    try:
+        return _PARSED[key]
+    except KeyError:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        parsed = _PARSED[key] = EmailPolicy.header_fetch_parse(policy, name, value)
+        return parsed
+
+
+_PARSED: dict = {}
+_PARSED_MAX = 4096
 
 
 _POLICY = _LazyHeaderPolicy()

@@ -694,3 +694,22 @@ def test_the_fixed_boundary_gives_way_when_a_part_contains_it(app):
     parsed = email.message_from_bytes(mail._flat_bytes(tricky), policy=email.policy.default)
     assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
     assert mail._BOUNDARY in parsed.get_body(("plain",)).get_content()
+
+
+def test_headers_are_parsed_once_also_while_flattening(app, monkeypatch):
+    """The generator reads every part's headers through a clone of the message's policy: those
+    reads find the headers parsed before, instead of parsing them again for every message."""
+    from email.policy import EmailPolicy
+
+    from nlwerktdoor import mail
+
+    parses = []
+    real = EmailPolicy.header_fetch_parse
+    monkeypatch.setattr(EmailPolicy, "header_fetch_parse",
+                        lambda policy, name, value: parses.append(name) or real(policy, name, value))
+    monkeypatch.setattr(mail, "_PARSED", {})
+    first = mail._flat_bytes(mail.compose("contact", "nl", "een@example.org", contact_data()))
+    assert parses  # the first message parses its headers
+    parses.clear()
+    second = mail._flat_bytes(mail.compose("contact", "nl", "twee@example.org", contact_data()))
+    assert parses == [] and b"twee@example.org" in second and b"een@example.org" in first
