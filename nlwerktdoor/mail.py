@@ -20,7 +20,8 @@ from email.utils import formatdate, getaddresses, make_msgid
 from typing import Self
 
 from flask import current_app, render_template
-from flask_babel import force_locale
+
+from .i18n import catalog_fixed
 
 # Messages "sent" by the memory backend (tests read this list).
 memory_outbox: list[EmailMessage] = []
@@ -75,7 +76,7 @@ _BOUNDARY = "=_nlwerktdoor-alternative_="
 def compose(template: str, locale: str, recipient: str, data: dict, message_id: str | None = None) -> EmailMessage:
     """Render email/<template>.txt and .html in the recipient's language into one message.
     The subject is the first line of the .txt template ("Subject: …")."""
-    with force_locale(locale):
+    with catalog_fixed(locale):
         text = render_template(f"email/{template}.txt", **data)
         html = render_template(f"email/{template}.html", **data)
     first_line, _, body = text.partition("\n")
