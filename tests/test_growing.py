@@ -536,3 +536,22 @@ def test_instant_candidates_keep_the_caps_of_a_run(app, employer, login_as, clie
         assert {m.worker_id for m in db.session.scalars(sa.select(Match).where(Match.shortage_id == new.id))} == {free.id}
     finally:
         app.config.pop("MATCH_SHORTAGES_PER_CANDIDATE", None)
+
+
+def test_the_candidates_are_read_with_a_plan_for_every_row_in_that_transaction_only(db):
+    """PostgreSQL plans a streamed read (a server-side cursor) for its first tenth of rows unless
+    told otherwise; the engine reads every row, so the read asks for the plan that is fastest for
+    all of them (at 2.4 million workers: instant candidates 12.2 -> 7.8 s median) — and only for
+    its own transaction."""
+    from nlwerktdoor.models.database import utcnow
+    from nlwerktdoor.services import matching as service
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("cursor_tuple_fraction is a PostgreSQL setting")
+    make_worker(occupation="healthcare assistant", pc4="3512")
+    db.session.commit()
+    default = db.session.scalar(sa.text("SHOW cursor_tuple_fraction"))
+    assert [c.key.split(":")[0] for c in service._live_candidates(utcnow())] == ["worker"]
+    assert db.session.scalar(sa.text("SHOW cursor_tuple_fraction")) == "1"
+    db.session.commit()
+    assert db.session.scalar(sa.text("SHOW cursor_tuple_fraction")) == default != "1"

@@ -284,7 +284,18 @@ def _columns(model, *names):
     return [getattr(model, name) for name in names]
 
 
+def _plan_for_every_row() -> None:
+    """PostgreSQL plans a server-side cursor (yield_per) for its first tenth of rows by default
+    (cursor_tuple_fraction): with ORDER BY id, that is a walk along the primary key, filtering every
+    row of the table. The engine reads every row it asks for, so the plan should be the one that
+    is fastest for all of them: for instant candidates among 2.4 million workers, reading the
+    ~25,000 near one shortage went from 6.9 s to well under a second. For this transaction only."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SET LOCAL cursor_tuple_fraction = 1.0"))
+
+
 def _live_shortages(*where) -> list[ShortageIn]:
+    _plan_for_every_row()
     query = (
         sa.select(*_columns(Shortage, "id", "pc4", "sector_code", "max_distance_km", "required_skills", "nice_skills",
                             "certificates", "start_date", "positions", "filled_positions", "training_offered",
@@ -326,6 +337,7 @@ def _live_shortages(*where) -> list[ShortageIn]:
 def _live_candidates(now: datetime, near: dict[str, float] | None = None) -> list[CandidateIn]:
     """Live workers and listings; with `near` (PC4 area -> km from one shortage), only those in
     these areas whose own radius reaches that far (_within_reach)."""
+    _plan_for_every_row()
     candidates = []
     workers = (
         sa.select(*_columns(WorkerProfile, *_POSTING_COLUMNS, "skills", "desired_sectors"))
