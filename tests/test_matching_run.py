@@ -257,3 +257,18 @@ def test_a_run_never_proposes_a_pair_twice_whatever_its_kind(db, growing):
     assert [run.new_matches for run in runs] == [3, 0, 0, 0]
     pairs = [(m.shortage_id, m.worker_id) for m in all_matches(db)]
     assert len(pairs) == len(set(pairs)) == 3
+
+
+def test_the_engine_inputs_of_candidates_share_what_they_have_in_common(db):
+    """A national run holds millions of candidates in memory: what many have in common
+    (certificates, sector wishes, dates) is one object, and every skill id one string."""
+    from nlwerktdoor.models.database import utcnow
+
+    first = make_worker(certificates=["VOG", "BHV"], desired_sectors=["care"])
+    second = make_worker(certificates=["BHV", "VOG"], desired_sectors=["care"])
+    db.session.commit()
+    one, two = sorted(matching._live_candidates(utcnow()), key=lambda c: c.key)
+    assert one.skills == frozenset(first.skills) and two.skills == frozenset(second.skills)
+    assert one.certificates == frozenset({"VOG", "BHV"}) and one.certificates is two.certificates
+    assert one.desired_sectors is two.desired_sectors and one.available_from is two.available_from
+    assert all(a is b for a in one.skills for b in two.skills if a == b)

@@ -22,9 +22,10 @@ class SkillInfo:
     n_occupations: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CandidateIn:
-    """A worker ("worker:<id>", capacity 1) or a staff listing ("listing:<id>", capacity = people)."""
+    """A worker ("worker:<id>", capacity 1) or a staff listing ("listing:<id>", capacity = people).
+    Slots: a national run holds millions (services.matching._candidate_in keeps them small)."""
 
     key: str
     lat: float
@@ -39,7 +40,7 @@ class CandidateIn:
     skill_level: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ShortageIn:
     id: int
     sector: str

@@ -394,8 +394,14 @@ def _within_reach(model, near: dict[str, float]):
 
 def _candidate_in(key: str, source, desired_sectors, capacity: int) -> CandidateIn | None:
     """The engine's view of a worker profile or a staff listing (a row of _POSTING_COLUMNS and skills);
-    None when its postcode is unknown to the reference data. Skill ids are interned: every row read
-    brings its own copies of the same few thousand ids (at 100k candidates about 180 MB of them)."""
+    None when its postcode is unknown to the reference data.
+
+    A national run holds millions of these (2.4 million took 6 GB), so they are kept small. Skill
+    ids are interned: every row read brings its own copies of the same few thousand ids (at 100k
+    candidates about 180 MB of them). The skill set is made from a set: a frozenset built straight
+    from a list of twenty-odd ids grows its table step by step to twice the size a copy of a set
+    gets (2.3 kB against 1.2 kB). Certificates, sector wishes and dates come in few kinds: one
+    object serves every candidate with the same (_shared)."""
     place = reference.place(source.pc4)
     if place is None:
         return None
@@ -404,13 +410,25 @@ def _candidate_in(key: str, source, desired_sectors, capacity: int) -> Candidate
         lat=place.lat,
         lon=place.lon,
         max_distance_km=source.max_distance_km,
-        skills=frozenset(map(sys.intern, source.skills or ())),
-        certificates=frozenset(source.certificates or ()),
-        desired_sectors=frozenset(desired_sectors or ()),
-        available_from=source.available_from,
+        skills=frozenset(set(map(sys.intern, source.skills or ()))),
+        certificates=_shared(frozenset(source.certificates or ())),
+        desired_sectors=_shared(frozenset(desired_sectors or ())),
+        available_from=_shared(source.available_from),
         capacity=capacity,
         skill_level=occupation_skill_level(source.occupation_id),
     )
+
+
+# Values many candidates share (see _candidate_in): each distinct one is kept once per process.
+_SHARED: dict = {}
+
+
+def _shared(value):
+    """The one kept object equal to `value` (hashable); a new value is kept from now on."""
+    kept = _SHARED.setdefault(value, value)
+    if len(_SHARED) > 100_000:  # not a cache that must hold: just never unbounded
+        _SHARED.clear()
+    return kept
 
 
 def _earlier_matches(shortage_id: int | None = None, near: list[str] | None = None,
