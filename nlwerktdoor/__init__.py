@@ -49,8 +49,9 @@ def _register_logging(app: Flask) -> None:
 def _register_extensions(app: Flask) -> None:
     from . import i18n, models, security  # noqa: F401  (models register their tables on db.metadata)
     from .extensions import cache, csrf, db, limiter, login_manager, migrate
-    from .models.database import configure_engine
+    from .models.database import configure_engine, set_engine_options
 
+    set_engine_options(app)
     db.init_app(app)
     configure_engine(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))

@@ -33,3 +33,36 @@ def test_unknown_page_is_a_friendly_404(client):
     response = client.get("/bestaat-niet")
     assert response.status_code == 404
     assert "Niet gevonden" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("text", [
+    '["a", "b"]', '{"x": [1, 2.5, null, true], "y": "\\u00e9\\u20ac"}', '"é"', "[]", "3", ' [1] ', '[1]\n',
+])
+def test_json_columns_decode_as_json_loads_does(text):
+    import json
+
+    from nlwerktdoor.models.database import json_loads
+
+    assert json_loads(text) == json.loads(text)
+    assert json_loads(text.encode()) == json.loads(text)  # psycopg hands over bytes
+
+
+@pytest.mark.parametrize("text", ['["a",', '[1] x', "", "{'a': 1}"])
+def test_malformed_json_in_a_column_raises_as_json_loads_does(text):
+    import json
+
+    from nlwerktdoor.models.database import json_loads
+
+    with pytest.raises(json.JSONDecodeError):
+        json_loads(text)
+
+
+def test_the_engine_decodes_json_columns_with_json_loads(app, db):
+    from nlwerktdoor.models.database import json_loads
+    from tests.factories import make_worker
+
+    worker = make_worker(skills=["s1", "s2"], certificates=["VOG"])
+    db.session.commit()
+    assert db.engine.dialect._json_deserializer is json_loads
+    db.session.expire_all()
+    assert (worker.skills, worker.certificates) == (["s1", "s2"], ["VOG"])
