@@ -124,7 +124,7 @@ def _plain_envelope(message: EmailMessage) -> tuple[str, list[str]] | None:
 @lru_cache(maxsize=64)
 def _envelope_sender(from_header: str) -> str | None:
     """The address of a From header (MAIL_DEFAULT_SENDER: the same for every message)."""
-    if not isinstance(from_header, str) or not from_header.isascii():
+    if not from_header.isascii():
         return None
     addresses = getaddresses([from_header])
     return addresses[0][1] if len(addresses) == 1 and addresses[0][1] else None
