@@ -1,4 +1,4 @@
-"""Upper bounds for many pairs at once (numpy): which pairs of a run could pass, and how high each could score.
+"""Upper bounds for many pairs at once (numpy, numba): which pairs of a run could pass, and how high each could score.
 
 Scoring one pair exactly (rules._score) costs tens of microseconds in Python; a national run has
 billions of pairs within reach of each other. So a run first bounds every pair in blocks of
@@ -21,9 +21,14 @@ ranked too low:
 - the score: that coverage and the same bound on nice-to-have skills, with distance, reach,
   entry level and availability exact, plus a small margin for float rounding.
 
-In a block, the cheap rules and a first skills bound (knowledge ungated, no level-step factor)
-are masks on the whole rows x shortages array; only the pairs left get a haversine, the exact
-plain bound and the reuse-capped one. A big run shares its blocks out over forked processes.
+In a block, the best credits and their weighted sums are arrays for the whole block (sparse
+products, fast over all its pairs at once); then one compiled pass (`_block_kernel`, numba) takes
+the pairs one by one, cheapest test first, and stops at the first that fails: most pairs within a
+block's box are turned away by the latitude, the dates or the first skills bound (knowledge
+ungated, no level-step factor) after a few loads. Only the pairs left get a haversine, the plain
+bound and the reuse-capped one. (The same steps as masks over the whole block in numpy took 60%
+longer: every step ran over every pair, and the reuse limit expanded each pair's skills into
+arrays.) A big run shares its blocks out over forked processes.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
+from numba import njit
 from scipy import sparse
 
 from .skills import MAX_RELATED_CREDIT, SkillIndex
@@ -380,108 +386,188 @@ class _ShortageArrays(_Side):
 
 def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, settings: MatchSettings):
     """(candidate positions, shortage positions, score bounds) of the pairs in rows x cols that could pass."""
-    # The cheap rules first, on the whole block: availability, certificates, sector wish, and the
-    # north-south distance alone (a great circle is never shorter than its difference in latitude).
-    limit = np.minimum(side_c.radius[rows][:, None], side_s.radius[cols][None, :])
-    ok = np.abs(side_c.lat[rows][:, None] - side_s.lat[cols][None, :]) * _KM_PER_DEG_LAT <= limit + _DISTANCE_SLACK_KM
-    days_late = side_c.day[rows][:, None] - side_s.day[cols][None, :]
-    ok &= days_late <= settings.availability_grace_days
-    if side_s.cert_bit is not None:
-        ok &= (side_s.certs[cols][None, :] & ~side_c.certs[rows][:, None]) == 0
-    if side_s.sector_bit is not None:
-        ok &= side_c.no_wish[rows][:, None] | ((side_c.sectors[rows][:, None] & side_s.sector[cols][None, :]) != 0)
-    ok &= side_c.changed[rows][:, None] | side_s.changed[cols][None, :]
-    if not ok.any():
-        return None
-    # Weighted sums of the best credits, by the same id and by related skills, for every asked part
-    # (rows: competences, knowledge, nice-to-have of each shortage of the block) and candidate.
-    exact, related = side_c.credits(rows)  # rows x columns
-    n_cols = len(cols)
-    weights = side_s.weights[np.concatenate([cols, cols + len(side_s.lat), cols + 2 * len(side_s.lat)])]
-    sums_id, sums_related = weights @ exact.T, weights @ related.T  # 3 n_cols x rows
-    if settings.coverage_target > 0 and settings.level_step_credit <= 1.0:
-        # Skills, still on the whole block: every required skill at its best credit, knowledge
-        # ungated and no level-step factor, is never below the share below. Most pairs within
-        # reach of each other fall short here, before any work per pair.
-        upper = (sums_id[:n_cols] + sums_related[:n_cols] + sums_id[n_cols:2 * n_cols]
-                 + sums_related[n_cols:2 * n_cols]).T.astype(np.float64) + 2 * _SLACK
-        needed = settings.coverage_target * (side_s.threshold[cols] - _SLACK)
-        ok &= (upper >= needed[None, :]) | side_s.asks_nothing[cols][None, :]
-    pair_rows, pair_cols = np.nonzero(ok)
-    if len(pair_rows) == 0:
-        return None
-    # The distance itself, for the pairs left.
-    c_lat, c_lon = np.radians(side_c.lat[rows][pair_rows]), np.radians(side_c.lon[rows][pair_rows])
-    s_lat, s_lon = np.radians(side_s.lat[cols][pair_cols]), np.radians(side_s.lon[cols][pair_cols])
-    a = np.sin((s_lat - c_lat) / 2) ** 2 + np.cos(c_lat) * np.cos(s_lat) * np.sin((s_lon - c_lon) / 2) ** 2
-    distance = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a)))
-    limit, days_late = limit[pair_rows, pair_cols], days_late[pair_rows, pair_cols]
-    near = distance <= limit + _DISTANCE_SLACK_KM
-    pair_rows, pair_cols, distance, limit, days_late = (
-        pair_rows[near], pair_cols[near], distance[near], limit[near], days_late[near])
-    if len(pair_rows) == 0:
-        return None
-    # Skills, for the pairs that pass the rest: sums of best credits per part (by the same id, and by
-    # a related skill, which counts level_step_credit less per ISCO level up), as rules._score reads them.
-    c_level, s_level = side_c.level[rows][pair_rows], side_s.level[cols][pair_cols]
-    steps_up = np.where((c_level > 0) & (s_level > 0), s_level - c_level, 0)
-    related_factor = np.where(steps_up > 0, settings.level_step_credit ** np.maximum(steps_up, 0).astype(np.float64), 1.0)
-
-    def covered(kind: int) -> tuple[np.ndarray, np.ndarray]:
-        """(by the same id, by related skills) per pair; kind 0 competences, 1 knowledge, 2 nice."""
-        at = (pair_cols + kind * n_cols, pair_rows)
-        return np.asarray(sums_id[at], np.float64), related_factor * np.asarray(sums_related[at], np.float64)
-
-    competence_id, competence_related = covered(0)
-    knowledge_id, knowledge_related = covered(1)
-    part, asks_nothing = side_s.competence_part[cols][pair_cols], side_s.asks_nothing[cols][pair_cols]
-    share = _share(competence_id + competence_related, knowledge_id + knowledge_related, part, asks_nothing, settings)
+    # Best credit of each block candidate for each asked column alone: by the same id, by a related skill.
+    exact, related = side_c.credits(rows)
+    stages = 0
     if settings.coverage_target > 0:
-        threshold = side_s.threshold[cols][pair_cols]
         stages = 2 if _reuse_limit_applies(settings) else 1
-        for stage in range(stages):
-            if stage == 1:
-                # Second, for the pairs still in: the related credits under the reuse limit.
-                both = _reuse_capped(weights, np.r_[pair_cols, pair_cols + n_cols], np.r_[pair_rows, pair_rows],
-                                     np.r_[related_factor, related_factor], related, rows, side_c, settings)
-                share = _share(competence_id + both[:len(pair_rows)], knowledge_id + both[len(pair_rows):], part,
-                               asks_nothing, settings)
-            passing = np.minimum(1.0, share / settings.coverage_target) >= threshold - _SLACK
-            (pair_rows, pair_cols, share, steps_up, related_factor, distance, limit, days_late, part, asks_nothing,
-             threshold, competence_id, knowledge_id) = (
-                a[passing] for a in (pair_rows, pair_cols, share, steps_up, related_factor, distance, limit, days_late,
-                                     part, asks_nothing, threshold, competence_id, knowledge_id))
-            if len(pair_rows) == 0:
-                return None
-    # The score bound, for the pairs that could pass.
-    nice_id, nice_related = covered(2)
-    nice = np.minimum(nice_id + nice_related + _SLACK, 1.0)
-    reach = settings.level_score_factor ** np.maximum(0, steps_up - settings.free_level_steps).astype(np.float64)
-    nearness = np.where(limit > 0, 1.0 - distance / np.where(limit > 0, limit, 1.0), 1.0)
-    grace = max(settings.availability_grace_days, 1)
-    readiness = np.clip((grace - days_late) / (2 * grace), 0.0, 1.0)
-    score = (
-        settings.weight_coverage * share * reach
-        + settings.weight_nice * nice * reach
-        + settings.weight_distance * nearness
-        + settings.weight_reach * reach * side_s.entry[cols][pair_cols]
-        + settings.weight_availability * readiness
+    places = side_c.places(rows) if stages == 2 else np.zeros((len(rows), 1), np.int64)
+    no_mask = np.zeros(0, np.uint64)
+    # Weighted sums of those credits for every asked part (rows: the competences, the knowledge and
+    # the nice-to-have skills of each shortage of the block) and candidate: sparse products, fast
+    # over all pairs of the block at once. Only the pairs that get as far as the reuse limit are
+    # looked at skill by skill.
+    n = len(side_s.lat)
+    weights = side_s.weights[np.concatenate([cols, cols + n, cols + 2 * n])]
+    sums_id, sums_related = weights @ exact.T, weights @ related.T  # 3 len(cols) x len(rows)
+    weights = side_s.weights
+    found_row, found_col, score = _block_kernel(
+        rows, cols,
+        side_c.lat, side_c.lon, side_c.radius, side_c.day, side_c.level, side_c.changed,
+        side_c.certs if side_s.cert_bit is not None else no_mask,
+        side_c.sectors if side_s.sector_bit is not None else no_mask,
+        side_c.no_wish if side_s.sector_bit is not None else np.zeros(0, bool),
+        side_s.lat, side_s.lon, side_s.radius, side_s.day, side_s.level, side_s.changed,
+        side_s.certs if side_s.cert_bit is not None else no_mask,
+        side_s.sector if side_s.sector_bit is not None else no_mask,
+        side_s.threshold, side_s.asks_nothing, side_s.competence_part, side_s.entry,
+        side_s.cert_bit is not None, side_s.sector_bit is not None,
+        sums_id, sums_related, related, places, weights.indptr, weights.indices,
+        weights.data, n, side_c.skills.family,
+        int(settings.availability_grace_days), float(settings.coverage_target), float(settings.level_step_credit),
+        stages, int(max(settings.max_related_uses, 0)), float(settings.reuse_decay),
+        float(settings.level_score_factor), int(settings.free_level_steps),
+        float(settings.weight_coverage), float(settings.weight_nice), float(settings.weight_distance),
+        float(settings.weight_reach), float(settings.weight_availability),
     )
-    score = np.clip(score, 0.0, 1.0) + _SLACK
-    return rows[pair_rows].astype(np.int32), cols[pair_cols].astype(np.int32), score
+    if len(found_row) == 0:
+        return None
+    return rows[found_row].astype(np.int32), cols[found_col].astype(np.int32), score
 
 
-def _share(competence, knowledge, part, asks_nothing, settings: MatchSettings) -> np.ndarray:
+@njit(cache=True, nogil=True)
+def _share_of(competence, knowledge, part, asks_nothing, coverage_target):
     """The bound of the weighted share covered, from bounds of the competences and the knowledge
     covered (shares of the total weight; `part`: the competences' share of it), as rules._score
     has it: knowledge counts as far as the competences are covered."""
-    if settings.coverage_target > 0:
-        competence_share = np.where(part > 0, (competence + _SLACK) / np.where(part > 0, part, 1.0), 1.0)
-        gate = np.minimum(1.0, competence_share / settings.coverage_target)
-    else:
-        gate = 1.0
-    share = np.minimum(competence + knowledge * gate + _SLACK, 1.0)
-    return np.where(asks_nothing, 1.0, share)
+    if asks_nothing:
+        return 1.0
+    gate = 1.0
+    if coverage_target > 0:
+        competence_share = (competence + _SLACK) / part if part > 0 else 1.0
+        gate = min(1.0, competence_share / coverage_target)
+    return min(competence + knowledge * gate + _SLACK, 1.0)
+
+
+@njit(cache=True, nogil=True)
+def _reuse_capped(a, first, last, w_idx, w_val, related, related_factor, places, family, max_uses, decay_powers,
+                  scratch):
+    """A bound of the related credits of the asked columns w_idx[first:last] (shares w_val) for block
+    candidate `a` that counts the reuse limit: one covering skill covers at most `max_uses` required
+    skills, the u-th at decay**u of its credit (decay_powers[u]). A candidate with m skills in a
+    family thus has m places at full credit there, m at decay, and so on; every related credit
+    comes from within its family. So the family's best credits, highest first, are counted against those places, highest
+    first: no way of sharing out the skills (the greedy of rules.assign either) counts more. Where a
+    candidate holds many skills of the family, this is the plain sum; where one skill would have to
+    cover ten, it is far less. The columns of a family are side by side (_SkillColumns)."""
+    total = 0.0
+    p = first
+    while p < last:
+        fam = family[w_idx[p]]
+        # One run: the columns of family `fam` in this row, their credits in scratch.
+        size = 0
+        q = p
+        while q < last and family[w_idx[q]] == fam:
+            value = np.float64(w_val[q]) * related[a, w_idx[q]]
+            if value > 0:
+                scratch[size] = value * related_factor
+                size += 1
+            q += 1
+        room = places[a, fam] if fam >= 0 else 0
+        if room > 0 and size > room:
+            # Highest first (insertion sort: a run is a handful of credits), the rank-th at decay**(rank // room).
+            for k in range(1, size):
+                value = scratch[k]
+                m = k - 1
+                while m >= 0 and scratch[m] < value:
+                    scratch[m + 1] = scratch[m]
+                    m -= 1
+                scratch[m + 1] = value
+            for rank in range(min(size, room * max_uses)):
+                total += scratch[rank] * decay_powers[rank // room]
+        else:
+            for k in range(size):
+                total += scratch[k]
+        p = q
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed, c_certs, c_sectors, c_no_wish,
+                  s_lat, s_lon, s_radius, s_day, s_level, s_changed, s_certs, s_sector, s_threshold, s_asks_nothing,
+                  s_part, s_entry, use_certs, use_sectors, sums_id, sums_related, related, places, w_ptr, w_idx,
+                  w_val, n_shortages,
+                  family, grace_days, coverage_target, level_step_credit, stages, max_uses, decay,
+                  level_score_factor, free_level_steps, w_coverage, w_nice, w_distance, w_reach, w_availability):
+    """The pairs of rows x cols that could pass, in one pass over the block: (block rows, block
+    columns, score bounds). Per pair, cheapest first: the north-south distance (a great circle is
+    never shorter than its difference in latitude), availability, certificates, sector wish; every
+    required skill at its best credit alone (knowledge ungated, no level-step factor); the distance
+    itself; the same with the level-step factor and the knowledge gate; then with the reuse limit
+    (stages 2). The score bound: that coverage and the same bound on nice-to-have skills, with
+    distance, reach, entry level and availability exact, plus _SLACK for float rounding."""
+    n_rows, n_cols = len(rows), len(cols)
+    out_row = np.empty(n_rows * n_cols, np.int64)
+    out_col = np.empty(n_rows * n_cols, np.int64)
+    out_score = np.empty(n_rows * n_cols, np.float64)
+    scratch = np.empty(related.shape[1] + 1, np.float64)
+    decay_powers = decay ** np.arange(max(max_uses, 1)).astype(np.float64)
+    found = 0
+    grace = max(grace_days, 1)
+    first_filter = coverage_target > 0 and level_step_credit <= 1.0
+    for b in range(n_cols):
+        j = cols[b]
+        s_lat_j, s_radius_j, s_day_j = s_lat[j], s_radius[j], s_day[j]
+        for a in range(n_rows):
+            i = rows[a]
+            limit = min(c_radius[i], s_radius_j)
+            if abs(c_lat[i] - s_lat_j) * _KM_PER_DEG_LAT > limit + _DISTANCE_SLACK_KM:
+                continue
+            days_late = c_day[i] - s_day_j
+            if days_late > grace_days:
+                continue
+            if use_certs and (s_certs[j] & ~c_certs[i]) != 0:
+                continue
+            if use_sectors and not (c_no_wish[i] or (c_sectors[i] & s_sector[j]) != 0):
+                continue
+            if not (c_changed[i] or s_changed[j]):
+                continue
+            # Skills: sums of best credits of the competences and the knowledge, by id and related.
+            competence_id, competence_related = np.float64(sums_id[b, a]), np.float64(sums_related[b, a])
+            knowledge_id = np.float64(sums_id[n_cols + b, a])
+            knowledge_related = np.float64(sums_related[n_cols + b, a])
+            asks_nothing = s_asks_nothing[j]
+            threshold = s_threshold[j]
+            if first_filter and not asks_nothing:
+                upper = competence_id + competence_related + knowledge_id + knowledge_related + 2 * _SLACK
+                if upper < coverage_target * (threshold - _SLACK):
+                    continue
+            # The distance itself (haversine, as rules.distance_km).
+            c_phi, s_phi = math.radians(c_lat[i]), math.radians(s_lat_j)
+            h = (math.sin((s_phi - c_phi) / 2) ** 2
+                 + math.cos(c_phi) * math.cos(s_phi) * math.sin(math.radians(s_lon[j] - c_lon[i]) / 2) ** 2)
+            distance = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
+            if distance > limit + _DISTANCE_SLACK_KM:
+                continue
+            steps_up = s_level[j] - c_level[i] if c_level[i] > 0 and s_level[j] > 0 else 0
+            related_factor = level_step_credit ** steps_up if steps_up > 0 else 1.0
+            part = s_part[j]
+            share = _share_of(competence_id + related_factor * competence_related,
+                              knowledge_id + related_factor * knowledge_related, part, asks_nothing, coverage_target)
+            if stages >= 1:
+                if min(1.0, share / coverage_target) < threshold - _SLACK:
+                    continue
+                if stages == 2:
+                    competence_capped = _reuse_capped(a, w_ptr[j], w_ptr[j + 1], w_idx, w_val, related, related_factor,
+                                                      places, family, max_uses, decay_powers, scratch)
+                    knowledge_capped = _reuse_capped(a, w_ptr[n_shortages + j], w_ptr[n_shortages + j + 1], w_idx,
+                                                     w_val, related, related_factor, places, family, max_uses,
+                                                     decay_powers, scratch)
+                    share = _share_of(competence_id + competence_capped, knowledge_id + knowledge_capped, part,
+                                      asks_nothing, coverage_target)
+                    if min(1.0, share / coverage_target) < threshold - _SLACK:
+                        continue
+            nice_id, nice_related = np.float64(sums_id[2 * n_cols + b, a]), np.float64(sums_related[2 * n_cols + b, a])
+            nice = min(nice_id + related_factor * nice_related + _SLACK, 1.0)
+            reach = level_score_factor ** max(0, steps_up - free_level_steps)
+            nearness = 1.0 - distance / limit if limit > 0 else 1.0
+            readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
+            score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
+                     + w_reach * reach * s_entry[j] + w_availability * readiness)
+            out_row[found], out_col[found] = a, b
+            out_score[found] = min(1.0, max(0.0, score)) + _SLACK
+            found += 1
+    return out_row[:found].copy(), out_col[:found].copy(), out_score[:found].copy()
 
 
 def _reuse_limit_applies(settings: MatchSettings) -> bool:
@@ -490,54 +576,6 @@ def _reuse_limit_applies(settings: MatchSettings) -> bool:
     never counts more than the one before."""
     return (min(settings.credit_transversal, MAX_RELATED_CREDIT) < settings.min_related_credit
             and settings.credits_never_rise)
-
-
-def _reuse_capped(weights, weight_rows, related_rows, related_factor, related, rows, side_c: "_CandidateArrays",
-                  settings: MatchSettings) -> np.ndarray:
-    """For each (row of `weights`, row of `related`) given, a bound of the related credits of the
-    asked columns that counts the reuse limit: one covering skill covers at most
-    `max_related_uses` required skills, the u-th at reuse_decay**u of its credit. A candidate with
-    m skills in a family thus has m places at full credit there, m at reuse_decay, and so on; every
-    related credit comes from within its family. So the family's best credits, highest first, are
-    counted against those places, highest first: no way of sharing out the skills (the greedy of
-    rules.assign either) counts more. Where a candidate holds many skills of the family, this is
-    the plain sum; where one skill would have to cover ten, it is far less.
-
-    `weights`: the block's asked shares (CSR, sorted columns); `related`: best related credits, block
-    candidates x columns; `rows`: the block's candidate positions; `related_factor` per given pair."""
-    indptr, indices, data = weights.indptr, weights.indices, weights.data
-    starts = indptr[weight_rows]
-    counts = indptr[weight_rows + 1] - starts
-    entry = _ranges(starts, counts)
-    pair = np.repeat(np.arange(len(weight_rows)), counts)
-    column = indices[entry]
-    value = data[entry].astype(np.float64) * related[related_rows[pair], column]
-    held = value > 0
-    pair, column, value = pair[held], column[held], value[held] * related_factor[pair[held]]
-    if len(pair) == 0:
-        return np.zeros(len(weight_rows))
-    family = side_c.skills.family[column]
-    # Runs of one pair and one family: a shortage's row is sorted by column, and the columns of a
-    # family are side by side (_SkillColumns).
-    first = np.flatnonzero(np.r_[True, (pair[1:] != pair[:-1]) | (family[1:] != family[:-1])])
-    size = np.diff(np.r_[first, len(pair)])
-    # The candidate's skills in the family: its places per use (a related credit > 0 means it has some).
-    places = side_c.places(rows)[related_rows[pair[first]], np.maximum(family[first], 0)]
-    places[family[first] < 0] = 0
-    # Only a run longer than its places is capped (else every credit counts in full): those runs'
-    # credits, highest first, against the places, highest first.
-    capped = np.flatnonzero((places > 0) & (size > places))
-    if len(capped):
-        entry = _ranges(first[capped], size[capped])
-        run = np.repeat(np.arange(len(capped)), size[capped])
-        # Sorted by run, then credit highest first, in one float key (credits are in (0, 1]; keys of
-        # credits closer than about 1e-8 may swap, far below the bounds' _SLACK).
-        entry = entry[np.argsort(2.0 * run + (1.0 - value[entry]))]
-        rank = np.arange(len(entry)) - np.repeat(np.r_[0, np.cumsum(size[capped])[:-1]], size[capped])
-        use = rank // np.repeat(places[capped], size[capped])
-        limit = max(settings.max_related_uses, 0)
-        value[entry] = value[entry] * np.where(use < limit, settings.reuse_decay ** np.minimum(use, limit), 0.0)
-    return np.bincount(pair, weights=value, minlength=len(weight_rows))
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
