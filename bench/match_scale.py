@@ -199,21 +199,22 @@ def timed_run():
 def count_engine_pairs(captured) -> tuple[int, int, int] | None:
     """(pairs the bounds hold, pairs scored exactly, pairs in the blocks the bounds looked at) by the
     engine on the same inputs, from a second, untimed `match` call with counters on its steps."""
-    from nlwerktdoor.matching import allocate, bounds
+    from nlwerktdoor.matching import allocate, bounds, exact
 
     if not hasattr(allocate, "pair_bounds"):
         return None
     counts = {"held": 0, "scored": 0, "blocks": 0}
-    pair_bounds, evaluate, bound_block = allocate.pair_bounds, allocate.evaluate, bounds._bound_block
+    pair_bounds, allocate_streams, bound_block = allocate.pair_bounds, exact.allocate_streams, bounds._bound_block
 
     def counting_bounds(*args, **kwargs):
         result = pair_bounds(*args, **kwargs)
         counts["held"] += len(result)
         return result
 
-    def counting_evaluate(*args):
-        counts["scored"] += 1
-        return evaluate(*args)
+    def counting_allocation(*args):
+        result = allocate_streams(*args)
+        counts["scored"] += result[-1]  # the pairs it scored exactly
+        return result
 
     def counting_block(rows, cols, *args):
         counts["blocks"] += len(rows) * len(cols)
@@ -221,7 +222,7 @@ def count_engine_pairs(captured) -> tuple[int, int, int] | None:
 
     # In one process: forked helpers would count blocks where these counters cannot see them.
     kwargs = {**captured["kwargs"], "workers": 1} if "workers" in captured["kwargs"] else captured["kwargs"]
-    with patched(allocate, pair_bounds=counting_bounds, evaluate=counting_evaluate), \
+    with patched(allocate, pair_bounds=counting_bounds), patched(exact, allocate_streams=counting_allocation), \
             patched(bounds, _bound_block=counting_block):
         allocate.match(captured["candidates"], captured["shortages"], captured["index"], captured["settings"],
                        **kwargs)

@@ -530,6 +530,38 @@ def test_the_skill_bound_agrees_with_the_full_score_on_esco_profiles():
     assert 60 <= passed < 60 * 60  # some pass (the same occupation at least), most do not
 
 
+def test_the_compiled_score_is_the_score_of_the_rules_on_esco_profiles():
+    """exact.score_pairs (numba: what a run's allocation scores) against rules.evaluate on real ESCO
+    profiles, where many related credits tie: every pair the same, to the bit and the explanation.
+    Places, dates and certificates vary around each rule's edge (29 to 31 days late, the radius)."""
+    from nlwerktdoor.matching.exact import score_pairs
+    from nlwerktdoor.services.matching import occupation_skill_level
+
+    index = skill_index_from_reference()
+    rng = random.Random(11)
+    occupations = sorted((o for o in reference.occupations().values() if len(o.essential_skills) >= 6),
+                         key=lambda o: o.id)
+    sample = rng.sample(occupations, 50)
+    candidates, shortages = [], []
+    for n, source in enumerate(sample):
+        skills = frozenset(list(source.essential_skills) + list(source.optional_skills)[:3])
+        candidates.append(replace(cand(key=f"worker:{n}", lat=52.0 + n * 0.004, radius=(10, 25, 50)[n % 3],
+                                       certs=("VOG",) if n % 2 else (), sectors=("care",) if n % 5 == 0 else (),
+                                       available=START + timedelta(days=29 + n % 3)),
+                                  skills=skills, skill_level=occupation_skill_level(source.id)))
+    for m, target in enumerate(sample):
+        shortages.append(replace(short(id=m, sector=("care", "logistics")[m % 2], lat=52.1, radius=(20, 40)[m % 2],
+                                       required=tuple(target.essential_skills),
+                                       nice=tuple(target.optional_skills)[:5], certs=("VOG",) if m % 4 == 0 else ()),
+                                 training_offered=bool(m % 3 == 0), skill_level=occupation_skill_level(target.id)))
+    for settings in (MatchSettings(), MatchSettings(min_coverage=0.0, min_coverage_with_training=0.0)):
+        pairs = [(c, s) for c in range(len(candidates)) for s in range(len(shortages))]
+        expected = [evaluate(candidates[c], shortages[s], index, settings) for c, s in pairs]
+        assert score_pairs(candidates, shortages, index, settings, pairs) == expected
+        assert sum(p is not None for p in expected) > 50
+        assert any(p is not None and p.explanation.related for p in expected)
+
+
 def test_the_run_leaves_the_cycle_collector_as_it_found_it():
     import gc
 

@@ -337,3 +337,52 @@ def test_the_streams_are_ordered_by_one_key_as_by_three():
     assert (rounded >= scores).all() and (rounded - scores).max() < 1e-6
     expected = np.lexsort((key_rank[found.candidate], -rounded, found.shortage))
     assert order.tolist() == expected.tolist()
+
+
+# Every setting that enters an exact score, also where credits rise (a level step worth more than
+# one, a reuse worth more than the first use) and where the coverage target is off.
+scoring_settings = st.builds(
+    lambda base, level_step, reach, free, decay, uses, target, generic, min_related, ease: replace(
+        base, level_step_credit=level_step, level_score_factor=reach, free_level_steps=free, reuse_decay=decay,
+        max_related_uses=uses, coverage_target=target, generic_scale=generic, min_related_credit=min_related,
+        level_ease=ease),
+    engine_settings,
+    st.sampled_from([0.0, 0.5, 1.0, 1.5]),
+    st.sampled_from([0.5, 1.0]),
+    st.sampled_from([-1, 0, 1, 2]),
+    st.sampled_from([0.0, 0.5, 1.0, 1.2]),
+    st.sampled_from([0, 1, 3]),
+    st.sampled_from([0.0, 0.35, 1.0]),
+    st.sampled_from([0.0, 25.0]),
+    st.sampled_from([0.0, 0.15]),
+    st.sampled_from([0.0, 1.0]),
+)
+
+
+@given(runs(), scoring_settings)
+@FAST
+def test_the_compiled_score_is_the_score_of_the_rules(run, settings):
+    """exact.score_pairs (numba, what a run's allocation scores) gives every pair what rules.evaluate
+    gives it: None where a rule fails, else the same score, distance and explanation, to the bit."""
+    from nlwerktdoor.matching.exact import score_pairs
+
+    cands, shorts = run
+    pairs = [(c, s) for c in range(len(cands)) for s in range(len(shorts))]
+    compiled = score_pairs(cands, shorts, INDEX, settings, pairs)
+    assert compiled == [evaluate(cands[c], shorts[s], INDEX, settings) for c, s in pairs]
+
+
+def test_scores_are_rounded_to_six_decimals_as_python_rounds():
+    """The compiled score is rounded as Python's round(x, 6) rounds, also where x * 1e6 lands on a
+    half in floating point while x itself lies just below or above it."""
+    import numpy as np
+
+    from nlwerktdoor.matching.exact import _round6
+
+    rng = np.random.default_rng(7)
+    # Halves of a millionth, and their neighbouring floats on either side.
+    halves = (np.arange(0, 1_000_000, 997) + 0.5) / 1e6
+    near = np.concatenate([halves, np.nextafter(halves, 0), np.nextafter(halves, 1), rng.random(20_000)])
+    odd = [x for x in near.tolist() if _round6(x) != round(x, 6)]
+    assert odd == []
+    assert any(x * 1e6 - np.floor(x * 1e6) == 0.5 and round(x, 6) != np.rint(x * 1e6) / 1e6 for x in near.tolist())

@@ -1,0 +1,711 @@
+"""The exact score of many pairs, and the run's allocation around it, in compiled code (numba).
+
+allocate.match takes each shortage's stream of pairs (bounds.py) best bound first and scores a
+pair exactly when its bound comes first. In Python that was two thirds of a run: 55 us per exact
+score (rules._score) and a heap of Python tuples. Here both are compiled, over plain arrays:
+
+- `ExactTables`: the run's skills, certificates and sectors as numbers (skills numbered in the
+  order of their ids, so that every tie breaks as rules.py breaks it), each skill's weight,
+  commonness, groups and links, each side's skills as ranges of one array;
+- `_score_pair`: rules.evaluate's arithmetic step by step, in the same order, so that every score
+  is the same float (powers are read from tables that Python worked out, and the score is rounded
+  to six decimals as Python's round does: `_round6`);
+- `allocate_streams`: allocate.match's greedy over the streams with its heap.
+
+rules.py stays the reference: explanations on the web, the evaluation, instant candidates and the
+baselines use it, and tests check that both give the same proposals.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+from numba import njit
+
+from .rules import EARTH_RADIUS_KM
+from .skills import SkillIndex
+from .types import CandidateIn, Explanation, MatchSettings, Proposal, ShortageIn
+
+
+def _csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(start offsets, values) of a list of integer lists."""
+    counts = np.fromiter(map(len, lists), np.int64, len(lists))
+    start = np.zeros(len(lists) + 1, np.int64)
+    np.cumsum(counts, out=start[1:])
+    values = np.fromiter(chain.from_iterable(lists), np.int64, int(start[-1]))
+    return start, values
+
+
+@dataclass
+class ExactTables:
+    """Everything `_score_pair` reads, as arrays. Skill numbers follow the order of the ids."""
+
+    skill_ids: list[str]
+    # per skill
+    weight: np.ndarray
+    knowledge: np.ndarray
+    commonness: np.ndarray
+    link_start: np.ndarray  # the groups through which a candidate's skill may cover this one
+    link_group: np.ndarray
+    link_credit: np.ndarray
+    hold_start: np.ndarray  # the groups in which this skill may cover others (SkillIndex.holds)
+    hold_group: np.ndarray
+    # per candidate
+    c_lat: np.ndarray
+    c_lon: np.ndarray
+    c_radius: np.ndarray
+    c_day: np.ndarray
+    c_level: np.ndarray
+    c_skill_start: np.ndarray  # its skills, sorted
+    c_skills: np.ndarray
+    c_cert_start: np.ndarray
+    c_certs: np.ndarray  # sorted
+    c_wish_start: np.ndarray
+    c_wishes: np.ndarray  # sorted; none = any sector
+    # per shortage
+    s_lat: np.ndarray
+    s_lon: np.ndarray
+    s_radius: np.ndarray
+    s_day: np.ndarray
+    s_level: np.ndarray
+    s_sector: np.ndarray
+    s_threshold: np.ndarray
+    s_entry: np.ndarray
+    s_required_start: np.ndarray  # required skills once each, in the order given
+    s_required: np.ndarray
+    s_nice_start: np.ndarray  # nice-to-have skills not also required, once each, in the order given
+    s_nice: np.ndarray
+    s_cert_start: np.ndarray
+    s_certs: np.ndarray
+    # settings
+    numbers: np.ndarray  # float settings, see _NUMBERS
+    level_step_powers: np.ndarray  # level_step_credit ** k, as Python works it out
+    reach_powers: np.ndarray  # level_score_factor ** k
+    decay_powers: np.ndarray  # reuse_decay ** k
+    integers: np.ndarray  # grace days, max related uses, free level steps, groups
+
+    @classmethod
+    def build(cls, candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
+              settings: MatchSettings) -> "ExactTables":
+        required = [tuple(dict.fromkeys(s.required_skills)) for s in shortages]
+        nice = [tuple(k for k in dict.fromkeys(s.nice_skills) if k not in members)
+                for s, members in zip(shortages, map(frozenset, required))]
+        skill_ids = sorted(frozenset().union(*(c.skills for c in candidates), *required, *nice))
+        number = {skill: n for n, skill in enumerate(skill_ids)}
+        group_number: dict[str, int] = {}
+        links = [[(group_number.setdefault(key, len(group_number)), credit)
+                  for key, credit, _transversal_only in index.links(skill, settings)] for skill in skill_ids]
+        # A level-1 link counts only between transversal skills; holds() lists a level-1 group only
+        # for a transversal skill, so that test is made by the tables.
+        holds = [[group_number.setdefault(key, len(group_number)) for key in index.holds(skill)] for skill in skill_ids]
+        link_start, link_group = _csr([[g for g, _ in row] for row in links])
+        names = sorted({c for x in chain(candidates, shortages) for c in x.certificates}
+                       | {w for c in candidates for w in c.desired_sectors} | {s.sector for s in shortages})
+        code = {name: n for n, name in enumerate(names)}
+        c_skill_start, c_skills = _csr([sorted(map(number.__getitem__, c.skills)) for c in candidates])
+        c_cert_start, c_certs = _csr([sorted(map(code.__getitem__, c.certificates)) for c in candidates])
+        c_wish_start, c_wishes = _csr([sorted(map(code.__getitem__, c.desired_sectors)) for c in candidates])
+        s_required_start, s_required = _csr([[number[k] for k in req] for req in required])
+        s_nice_start, s_nice = _csr([[number[k] for k in row] for row in nice])
+        s_cert_start, s_certs = _csr([sorted(map(code.__getitem__, s.certificates)) for s in shortages])
+        hold_start, hold_group = _csr(holds)
+        levels = [s.skill_level for s in shortages]
+        # Powers by whole steps between ISCO levels, as Python works them out (a power in compiled
+        # code may differ in the last bit).
+        steps = max(chain(levels, (c.skill_level for c in candidates)), default=0) + 1 + max(0, -settings.free_level_steps)
+        floor = settings.min_related_credit if settings.credits_never_rise else 0.0
+        uses = max(settings.max_related_uses, 0)
+        return cls(
+            skill_ids=skill_ids,
+            weight=np.array([index.weight(k, settings) for k in skill_ids], np.float64),
+            knowledge=np.array([index.is_knowledge(k) for k in skill_ids], np.bool_),
+            commonness=np.array([index.commonness(k, settings) for k in skill_ids], np.float64),
+            link_start=link_start, link_group=link_group,
+            link_credit=np.array([credit for row in links for _, credit in row], np.float64),
+            hold_start=hold_start, hold_group=hold_group,
+            c_lat=np.array([c.lat for c in candidates], np.float64),
+            c_lon=np.array([c.lon for c in candidates], np.float64),
+            c_radius=np.array([c.max_distance_km for c in candidates], np.float64),
+            c_day=np.array([c.available_from.toordinal() for c in candidates], np.int64),
+            c_level=np.array([c.skill_level for c in candidates], np.int64),
+            c_skill_start=c_skill_start, c_skills=c_skills, c_cert_start=c_cert_start, c_certs=c_certs,
+            c_wish_start=c_wish_start, c_wishes=c_wishes,
+            s_lat=np.array([s.lat for s in shortages], np.float64),
+            s_lon=np.array([s.lon for s in shortages], np.float64),
+            s_radius=np.array([s.max_distance_km for s in shortages], np.float64),
+            s_day=np.array([s.start_date.toordinal() for s in shortages], np.int64),
+            s_level=np.array(levels, np.int64),
+            s_sector=np.array([code[s.sector] for s in shortages], np.int64),
+            s_threshold=np.array([settings.min_coverage_with_training if s.training_offered else settings.min_coverage
+                                  for s in shortages], np.float64),
+            # As rules._score has it, in Python.
+            s_entry=np.array([min(1.0, max(0.0, 1.0 - settings.level_ease * ((min(max(level, 1), 4) if level else 1) - 1)
+                                            / 3)) for level in levels], np.float64),
+            s_required_start=s_required_start, s_required=s_required, s_nice_start=s_nice_start, s_nice=s_nice,
+            s_cert_start=s_cert_start, s_certs=s_certs,
+            numbers=np.array([settings.coverage_target, settings.min_related_credit, floor,
+                              settings.weight_coverage, settings.weight_nice, settings.weight_distance,
+                              settings.weight_reach, settings.weight_availability], np.float64),
+            level_step_powers=np.array([settings.level_step_credit ** k for k in range(steps)], np.float64),
+            reach_powers=np.array([settings.level_score_factor ** k for k in range(steps)], np.float64),
+            decay_powers=np.array([settings.reuse_decay ** k for k in range(uses + 1)], np.float64),
+            integers=np.array([settings.availability_grace_days, uses, settings.free_level_steps,
+                               len(group_number)], np.int64),
+        )
+
+    def arrays(self) -> tuple:
+        """The tables as one tuple, in the order `_score_pair` unpacks them."""
+        return (self.weight, self.knowledge, self.commonness, self.link_start, self.link_group, self.link_credit,
+                self.hold_start, self.hold_group,
+                self.c_lat, self.c_lon, self.c_radius, self.c_day, self.c_level, self.c_skill_start, self.c_skills,
+                self.c_cert_start, self.c_certs, self.c_wish_start, self.c_wishes,
+                self.s_lat, self.s_lon, self.s_radius, self.s_day, self.s_level, self.s_sector, self.s_threshold,
+                self.s_entry, self.s_required_start, self.s_required, self.s_nice_start, self.s_nice,
+                self.s_cert_start, self.s_certs,
+                self.numbers, self.level_step_powers, self.reach_powers, self.decay_powers, self.integers)
+
+
+class _Scratch:
+    """Work arrays of one run, made once (numba cannot keep them between calls)."""
+
+    def __init__(self, tables: ExactTables):
+        n_skills = max(len(tables.skill_ids), 1)
+        widest = max(int(np.diff(tables.s_required_start).max(initial=0)),
+                     int(np.diff(tables.s_nice_start).max(initial=0)), 1)
+        most_held = max(int(np.diff(tables.c_skill_start).max(initial=0)), 1)
+        holds = max(int(np.diff(tables.hold_start).max(initial=0)), 1)
+        self.arrays = (
+            np.full(int(tables.integers[3]) + 1, -1, np.int64),  # group -> first holding of the candidate
+            np.empty(most_held * holds, np.int64),  # holding -> next holding in its group
+            np.empty(most_held * holds, np.int64),  # holding -> candidate's skill
+            np.zeros(n_skills, np.int64),  # uses of each candidate skill (reset after each assignment)
+            np.zeros(n_skills, np.float64),  # best related credit per candidate skill, for one required skill
+            np.empty(widest + 1, np.int64),  # option ranges per skill asked: start
+            np.empty(widest + 1, np.int64),  # end
+            np.empty(widest * most_held, np.float64),  # options: credit
+            np.empty(widest * most_held, np.int64),  # options: covering skill
+            np.empty(widest, np.float64),  # pending order: value
+            np.empty(widest, np.int64),  # pending order: position
+        )
+        # per required and per nice-to-have skill: the credit given, the covering skill (-1: none)
+        self.given = (np.empty(widest, np.float64), np.empty(widest, np.int64),
+                      np.empty(widest, np.float64), np.empty(widest, np.int64))
+
+
+_FAIL = (False, 0.0, 0.0, 0.0)
+# Float sums in another order may differ in the last bits: rules._score's bound keeps this much room.
+_BOUND_SLACK = 1e-9
+
+
+@njit(cache=True, nogil=True)
+def _has(values, start, end, x):
+    """Whether the sorted values[start:end] hold x."""
+    lo, hi = start, end
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and values[lo] == x
+
+
+@njit(cache=True, nogil=True)
+def _product_error(a, b):
+    """a * b - fl(a * b), exactly (Dekker's product, no fused multiply-add needed)."""
+    product = a * b
+    split = 134217729.0 * a  # 2**27 + 1
+    a_high = split - (split - a)
+    a_low = a - a_high
+    split = 134217729.0 * b
+    b_high = split - (split - b)
+    b_low = b - b_high
+    return ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
+
+
+@njit(cache=True, nogil=True)
+def _round6(x):
+    """round(x, 6) as Python does it: x's exact value rounded to six decimals, half to even. (numba's
+    round scales by 1e6 and rounds the product, which is off where the scaled product lands on a half.)"""
+    scaled = x * 1e6
+    rounded = np.rint(scaled)  # half to even
+    if scaled - math.floor(scaled) == 0.5:
+        # On a half: exactly (Python rounds to even too), or by the product's rounding (its error decides).
+        error = _product_error(x, 1e6)
+        if error > 0:
+            rounded = math.floor(scaled) + 1.0
+        elif error < 0:
+            rounded = math.floor(scaled)
+    return rounded / 1e6
+
+
+@njit(cache=True, nogil=True)
+def _distance(lat1, lon1, lat2, lon2):
+    """rules.distance_km."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlmb = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
+
+
+@njit(cache=True, nogil=True)
+def _options(c, asked, first, last, T, S):
+    """skills.SkillIndex.options for each skill of asked[first:last] and candidate c: every candidate
+    skill that covers it, (credit, skill) best first, on equal credit the lowest number (id)."""
+    (weight, knowledge, commonness, link_start, link_group, link_credit, hold_start, hold_group,
+     c_lat, c_lon, c_radius, c_day, c_level, c_skill_start, c_skills, c_cert_start, c_certs, c_wish_start, c_wishes,
+     s_lat, s_lon, s_radius, s_day, s_level, s_sector, s_threshold, s_entry, s_required_start, s_required,
+     s_nice_start, s_nice, s_cert_start, s_certs, numbers, level_step_powers, reach_powers, decay_powers,
+     integers) = T
+    (head, following, holder, uses, best, opt_start, opt_end, opt_credit, opt_by, pend_value, pend_pos) = S
+    floor = numbers[2]
+    held_first, held_last = c_skill_start[c], c_skill_start[c + 1]
+    o = 0
+    for t in range(last - first):
+        required = asked[first + t]
+        opt_start[t] = o
+        if _has(c_skills, held_first, held_last, required):
+            opt_credit[o], opt_by[o] = 1.0, required
+            o += 1
+            opt_end[t] = o
+            continue
+        common_required = commonness[required]
+        for link in range(link_start[required], link_start[required + 1]):
+            credit = link_credit[link]
+            if credit < floor:
+                continue  # nothing through this group can count (a level-1 group, by default)
+            e = head[link_group[link]]
+            while e >= 0:
+                by = holder[e]
+                value = credit * min(1.0, common_required / commonness[by])
+                if value > best[by]:
+                    if best[by] == 0.0:
+                        opt_by[o] = by
+                        o += 1
+                    best[by] = value
+                e = following[e]
+        kept = opt_start[t]
+        for q in range(opt_start[t], o):
+            by = opt_by[q]
+            value = best[by]
+            best[by] = 0.0
+            if value > 0 and value >= floor:
+                opt_by[kept], opt_credit[kept] = by, value
+                kept += 1
+        o = kept
+        # Best first, then the lowest number (insertion sort: a handful of options).
+        for k in range(opt_start[t] + 1, o):
+            value, by = opt_credit[k], opt_by[k]
+            m = k - 1
+            while m >= opt_start[t] and (opt_credit[m] < value or (opt_credit[m] == value and opt_by[m] > by)):
+                opt_credit[m + 1], opt_by[m + 1] = opt_credit[m], opt_by[m]
+                m -= 1
+            opt_credit[m + 1], opt_by[m + 1] = value, by
+        opt_end[t] = o
+
+
+@njit(cache=True, nogil=True)
+def _assign(asked, first, last, related_factor, T, S, given_credit, given_by):
+    """rules.assign over the options `_options` left in S: the same id 1.0; related skills shared
+    out most valuable required skill first, each candidate skill at most max_related_uses times."""
+    weight, numbers, decay_powers, integers = T[0], T[33], T[36], T[37]
+    (head, following, holder, uses, best, opt_start, opt_end, opt_credit, opt_by, pend_value, pend_pos) = S
+    min_related, max_uses = numbers[1], integers[1]
+    pending = 0
+    for t in range(last - first):
+        o0, o1 = opt_start[t], opt_end[t]
+        if o1 > o0 and opt_credit[o0] >= 1.0:
+            given_credit[t], given_by[t] = 1.0, opt_by[o0]
+        elif o1 > o0 and related_factor > 0:
+            value = -weight[asked[first + t]] * opt_credit[o0]
+            # By value, then the skill's number (id): insertion into the pending order.
+            m = pending - 1
+            while m >= 0 and (pend_value[m] > value
+                              or (pend_value[m] == value and asked[first + pend_pos[m]] > asked[first + t])):
+                pend_value[m + 1], pend_pos[m + 1] = pend_value[m], pend_pos[m]
+                m -= 1
+            pend_value[m + 1], pend_pos[m + 1] = value, t
+            pending += 1
+        else:
+            given_credit[t], given_by[t] = 0.0, -1
+    for k in range(pending):
+        t = pend_pos[k]
+        best_value, best_by = 0.0, -1
+        for q in range(opt_start[t], opt_end[t]):
+            credit, by = opt_credit[q], opt_by[q]
+            if credit * related_factor <= best_value:
+                break  # options are sorted: nothing further can beat it
+            used = uses[by]
+            if used >= max_uses:
+                continue
+            value = credit * related_factor * decay_powers[used]
+            if value < min_related:
+                continue
+            if value > best_value or (value == best_value and best_by >= 0 and by < best_by):
+                best_value, best_by = value, by
+        if best_by >= 0:
+            uses[best_by] += 1
+        given_credit[t], given_by[t] = best_value, best_by
+    for k in range(pending):
+        by = given_by[pend_pos[k]]
+        if by >= 0:
+            uses[by] = 0
+
+
+@njit(cache=True, nogil=True)
+def _score_pair(c, s, T, S, G):
+    """rules.evaluate for candidate c and shortage s: (passes, score, coverage, distance), with each
+    skill's credit and covering skill in G (required, then nice-to-have). The same arithmetic in the
+    same order, so the same floats."""
+    (weight, knowledge, commonness, link_start, link_group, link_credit, hold_start, hold_group,
+     c_lat, c_lon, c_radius, c_day, c_level, c_skill_start, c_skills, c_cert_start, c_certs, c_wish_start, c_wishes,
+     s_lat, s_lon, s_radius, s_day, s_level, s_sector, s_threshold, s_entry, s_required_start, s_required,
+     s_nice_start, s_nice, s_cert_start, s_certs, numbers, level_step_powers, reach_powers, decay_powers,
+     integers) = T
+    (head, following, holder, uses, best, opt_start, opt_end, opt_credit, opt_by, pend_value, pend_pos) = S
+    required_credit, required_by, nice_credit, nice_by = G
+    coverage_target, min_related = numbers[0], numbers[1]
+    coverage = share = nice_share = 0.0
+    grace_days, free_level_steps = integers[0], integers[2]
+    # The hard rules without skills (rules.passes_logistics), then the distance.
+    if c_day[c] > s_day[s] + grace_days:
+        return _FAIL
+    for k in range(s_cert_start[s], s_cert_start[s + 1]):
+        if not _has(c_certs, c_cert_start[c], c_cert_start[c + 1], s_certs[k]):
+            return _FAIL
+    if c_wish_start[c + 1] > c_wish_start[c] and not _has(c_wishes, c_wish_start[c], c_wish_start[c + 1], s_sector[s]):
+        return _FAIL
+    distance = _distance(c_lat[c], c_lon[c], s_lat[s], s_lon[s])
+    limit = min(c_radius[c], s_radius[s])
+    if distance > limit:
+        return _FAIL
+    steps_up = s_level[s] - c_level[c] if c_level[c] != 0 and s_level[s] != 0 else 0
+    related_factor = level_step_powers[steps_up] if steps_up > 0 else 1.0
+    threshold = s_threshold[s]
+    # The candidate's skills by group (SkillIndex.profile), as lists threaded through `following`.
+    n_held = 0
+    for k in range(c_skill_start[c], c_skill_start[c + 1]):
+        skill = c_skills[k]
+        for h in range(hold_start[skill], hold_start[skill + 1]):
+            group = hold_group[h]
+            holder[n_held], following[n_held] = skill, head[group]
+            head[group] = n_held
+            n_held += 1
+    first, last = s_required_start[s], s_required_start[s + 1]
+    _options(c, s_required, first, last, T, S)
+    passes = True
+    total_asked = 0.0
+    for t in range(last - first):
+        total_asked += weight[s_required[first + t]]
+    # rules._score's bound: every required skill at its best credit, no reuse limit, knowledge ungated.
+    if total_asked != 0 and coverage_target > 0:
+        bound = 0.0
+        for t in range(last - first):
+            if opt_end[t] > opt_start[t]:
+                credit = opt_credit[opt_start[t]]
+                if credit < 1.0:
+                    credit *= related_factor
+                    if credit < min_related:
+                        continue
+                bound += weight[s_required[first + t]] * credit
+        if min(1.0, bound / total_asked / coverage_target) < threshold - _BOUND_SLACK:
+            passes = False
+    if passes:
+        _assign(s_required, first, last, related_factor, T, S, required_credit, required_by)
+        totals_competence = totals_knowledge = covered_competence = covered_knowledge = 0.0
+        for t in range(last - first):
+            skill = s_required[first + t]
+            if knowledge[skill]:
+                totals_knowledge += weight[skill]
+                covered_knowledge += weight[skill] * required_credit[t]
+            else:
+                totals_competence += weight[skill]
+                covered_competence += weight[skill] * required_credit[t]
+        total = totals_competence + totals_knowledge
+        competence_share = covered_competence / totals_competence if totals_competence else 1.0
+        gate = min(1.0, competence_share / coverage_target) if coverage_target > 0 else 1.0
+        covered = covered_competence + covered_knowledge * gate
+        share = covered / total if total else 1.0
+        coverage = min(1.0, share / coverage_target) if coverage_target > 0 else 1.0
+        passes = coverage >= threshold
+    if passes:
+        first, last = s_nice_start[s], s_nice_start[s + 1]
+        _options(c, s_nice, first, last, T, S)
+        _assign(s_nice, first, last, related_factor, T, S, nice_credit, nice_by)
+        nice_total = nice_covered = 0.0
+        for t in range(last - first):
+            nice_total += weight[s_nice[first + t]]
+            nice_covered += weight[s_nice[first + t]] * nice_credit[t]
+        nice_share = nice_covered / nice_total if nice_total else 0.0
+    for k in range(c_skill_start[c], c_skill_start[c + 1]):
+        skill = c_skills[k]
+        for h in range(hold_start[skill], hold_start[skill + 1]):
+            head[hold_group[h]] = -1
+    if not passes:
+        return _FAIL
+    nearness = 1.0 - distance / limit if limit > 0 else 1.0
+    grace = max(grace_days, 1)
+    days_late = c_day[c] - s_day[s]
+    readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
+    reach = reach_powers[max(0, steps_up - free_level_steps)]
+    score = (
+        numbers[3] * share * reach
+        + numbers[4] * nice_share * reach
+        + numbers[5] * nearness
+        + numbers[6] * reach * s_entry[s]
+        + numbers[7] * readiness
+    )
+    return True, _round6(min(1.0, max(0.0, score))), coverage, distance
+
+
+@njit(cache=True, nogil=True)
+def _before(pool_score, pool_key, pool_id, pool_kind, x, y):
+    """Whether heap entry x comes before y: (-score, candidate key, shortage id, kind), as the tuples of
+    the Python heap compared (a bound before the exact score of the same pair)."""
+    if pool_score[x] != pool_score[y]:
+        return pool_score[x] > pool_score[y]
+    if pool_key[x] != pool_key[y]:
+        return pool_key[x] < pool_key[y]
+    if pool_id[x] != pool_id[y]:
+        return pool_id[x] < pool_id[y]
+    return pool_kind[x] < pool_kind[y]
+
+
+@njit(cache=True, nogil=True)
+def _grown(array, size):
+    bigger = np.empty(max(2 * len(array), size), array.dtype)
+    bigger[:len(array)] = array
+    return bigger
+
+
+@njit(cache=True, nogil=True)
+def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_start, key_rank, shortage_id,
+                     candidate_left, shortage_left, capacity, exclude, T, S, G):
+    """allocate.match's greedy: the streams' heads in one heap, a bound scored exactly when it comes
+    first, an exact proposal taken when it comes first and both sides have room. Returns the
+    proposals taken, in that order: (candidate, shortage, score, coverage, distance) as arrays, and
+    how many pairs were scored exactly.
+
+    `exclude`: sorted candidate x shortages + shortage of the pairs proposed before; the left
+    arrays are changed in place."""
+    n_shortages = len(shortage_left)
+    size = 2 * len(starts) + 16
+    # Entries: score, candidate key rank, shortage id, kind (0 bound, 1 exact), the shortage's
+    # position; for a bound its stream position and end, for an exact score its candidate, coverage
+    # and distance.
+    pool_score = np.empty(size, np.float64)
+    pool_key = np.empty(size, np.int64)
+    pool_id = np.empty(size, np.int64)
+    pool_kind = np.empty(size, np.int64)
+    pool_a = np.empty(size, np.int64)
+    pool_b = np.empty(size, np.int64)
+    pool_shortage = np.empty(size, np.int64)
+    pool_coverage = np.empty(size, np.float64)
+    pool_distance = np.empty(size, np.float64)
+    heap = np.empty(size, np.int64)
+    used = 0
+    n_heap = 0
+    n_scored = 0
+    chosen = np.empty(max(len(starts), 16), np.int64)
+    n_chosen = 0
+    for k in range(len(starts)):
+        start = starts[k]
+        pool_score[used], pool_key[used] = stream_score[start], key_rank[stream_candidate[start]]
+        pool_id[used], pool_kind[used] = shortage_id[stream_of_start[k]], 0
+        pool_a[used], pool_b[used], pool_shortage[used] = start, ends[k], stream_of_start[k]
+        heap[n_heap] = used
+        used += 1
+        n_heap += 1
+    # heapify
+    for root in range(n_heap // 2 - 1, -1, -1):
+        i = root
+        while True:
+            child = 2 * i + 1
+            if child >= n_heap:
+                break
+            if child + 1 < n_heap and _before(pool_score, pool_key, pool_id, pool_kind, heap[child + 1], heap[child]):
+                child += 1
+            if not _before(pool_score, pool_key, pool_id, pool_kind, heap[child], heap[i]):
+                break
+            heap[i], heap[child] = heap[child], heap[i]
+            i = child
+    while n_heap > 0:
+        top = heap[0]
+        n_heap -= 1
+        if n_heap > 0:
+            heap[0] = heap[n_heap]
+            i = 0
+            while True:
+                child = 2 * i + 1
+                if child >= n_heap:
+                    break
+                if child + 1 < n_heap and _before(pool_score, pool_key, pool_id, pool_kind, heap[child + 1],
+                                                  heap[child]):
+                    child += 1
+                if not _before(pool_score, pool_key, pool_id, pool_kind, heap[child], heap[i]):
+                    break
+                heap[i], heap[child] = heap[child], heap[i]
+                i = child
+        if pool_kind[top] == 1:
+            candidate, shortage = pool_a[top], pool_shortage[top]
+            places = shortage_left[shortage]
+            if places > 0 and candidate_left[candidate] > 0:
+                shortage_left[shortage] = places - min(capacity[candidate], places)
+                candidate_left[candidate] -= 1
+                if n_chosen == len(chosen):
+                    chosen = _grown(chosen, n_chosen + 1)
+                chosen[n_chosen] = top
+                n_chosen += 1
+            continue
+        position, end, shortage = pool_a[top], pool_b[top], pool_shortage[top]
+        if shortage_left[shortage] <= 0:
+            continue  # a full shortage: its stream ends here, unscored
+        pushes = 0
+        if position + 1 < end:
+            pushes = 1
+        candidate = stream_candidate[position]
+        score = coverage = distance = 0.0
+        if candidate_left[candidate] > 0 and not _has(exclude, 0, len(exclude), candidate * n_shortages + shortage):
+            passes, score, coverage, distance = _score_pair(candidate, shortage, T, S, G)
+            n_scored += 1
+            if passes:
+                pushes += 1
+        if used + pushes > len(pool_score):
+            grow = used + pushes
+            pool_score, pool_key = _grown(pool_score, grow), _grown(pool_key, grow)
+            pool_id, pool_kind = _grown(pool_id, grow), _grown(pool_kind, grow)
+            pool_a, pool_b, pool_shortage = _grown(pool_a, grow), _grown(pool_b, grow), _grown(pool_shortage, grow)
+            pool_coverage, pool_distance = _grown(pool_coverage, grow), _grown(pool_distance, grow)
+        if n_heap + pushes > len(heap):
+            heap = _grown(heap, n_heap + pushes)
+        for push in range(pushes):
+            if push == 0 and position + 1 < end:
+                nxt = stream_candidate[position + 1]
+                pool_score[used], pool_key[used], pool_id[used], pool_kind[used] = (
+                    stream_score[position + 1], key_rank[nxt], pool_id[top], 0)
+                pool_a[used], pool_b[used], pool_shortage[used] = position + 1, end, shortage
+            else:
+                pool_score[used], pool_key[used], pool_id[used], pool_kind[used] = (
+                    score, key_rank[candidate], pool_id[top], 1)
+                pool_a[used], pool_shortage[used] = candidate, shortage
+                pool_coverage[used], pool_distance[used] = coverage, distance
+            # sift up
+            i = n_heap
+            heap[i] = used
+            n_heap += 1
+            used += 1
+            while i > 0:
+                parent = (i - 1) // 2
+                if not _before(pool_score, pool_key, pool_id, pool_kind, heap[i], heap[parent]):
+                    break
+                heap[i], heap[parent] = heap[parent], heap[i]
+                i = parent
+    taken = chosen[:n_chosen]
+    return pool_a[taken], pool_shortage[taken], pool_score[taken], pool_coverage[taken], pool_distance[taken], n_scored
+
+
+@njit(cache=True, nogil=True)
+def explain_many(candidates, shortages, T, S, G):
+    """Each skill's credit and covering skill (-1: none) for the given pairs, required then
+    nice-to-have skills of each pair one after another (as s_required and s_nice run)."""
+    s_required_start, s_nice_start = T[27], T[29]
+    n_required = n_nice = 0
+    for k in range(len(shortages)):
+        n_required += s_required_start[shortages[k] + 1] - s_required_start[shortages[k]]
+        n_nice += s_nice_start[shortages[k] + 1] - s_nice_start[shortages[k]]
+    required_credit, required_by = np.empty(n_required, np.float64), np.empty(n_required, np.int64)
+    nice_credit, nice_by = np.empty(n_nice, np.float64), np.empty(n_nice, np.int64)
+    r = q = 0
+    for k in range(len(shortages)):
+        s = shortages[k]
+        _score_pair(candidates[k], s, T, S, G)
+        n = s_required_start[s + 1] - s_required_start[s]
+        required_credit[r:r + n], required_by[r:r + n] = G[0][:n], G[1][:n]
+        r += n
+        n = s_nice_start[s + 1] - s_nice_start[s]
+        nice_credit[q:q + n], nice_by[q:q + n] = G[2][:n], G[3][:n]
+        q += n
+    return required_credit, required_by, nice_credit, nice_by
+
+
+def run_allocation(candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
+                   settings: MatchSettings, streams: tuple, key_rank: np.ndarray, candidate_left: dict,
+                   shortage_left: dict, capacity: dict, exclude: frozenset) -> list[Proposal]:
+    """allocate.match's greedy over the streams (stream candidates, bounds, starts, ends, shortage of
+    each stream), compiled; the proposals taken, with their explanations, in the order taken."""
+    stream_candidate, stream_score, starts, ends, stream_of_start = streams
+    tables = ExactTables.build(candidates, shortages, index, settings)
+    scratch = _Scratch(tables)
+    position = {c.key: n for n, c in enumerate(candidates)}
+    shortage_position = {s.id: n for n, s in enumerate(shortages)}
+    excluded = np.array(sorted(position[key] * len(shortages) + shortage_position[sid] for key, sid in exclude
+                               if key in position and sid in shortage_position), np.int64)
+    left = np.array([candidate_left[c.key] for c in candidates], np.int64)
+    room = np.array([shortage_left[s.id] for s in shortages], np.int64)
+    taken = allocate_streams(
+        stream_candidate.astype(np.int64), stream_score, np.asarray(starts, np.int64), np.asarray(ends, np.int64),
+        stream_of_start.astype(np.int64), key_rank, np.array([s.id for s in shortages], np.int64), left, room,
+        np.array([capacity[c.key] for c in candidates], np.int64), excluded, tables.arrays(), scratch.arrays,
+        scratch.given)
+    chosen_candidate, chosen_shortage, score, coverage, distance, _scored = taken
+    return _proposals(tables, scratch, candidates, shortages, chosen_candidate, chosen_shortage, score, coverage,
+                      distance)
+
+
+def score_pairs(candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
+                settings: MatchSettings, pairs: Sequence[tuple[int, int]]) -> list[Proposal | None]:
+    """The compiled rules.evaluate of each (candidate position, shortage position): a Proposal, or None
+    where a hard rule fails. (What the run's allocation computes, one pair at a time.)"""
+    tables = ExactTables.build(candidates, shortages, index, settings)
+    scratch = _Scratch(tables)
+    which_candidate = np.array([c for c, _ in pairs], np.int64)
+    which_shortage = np.array([s for _, s in pairs], np.int64)
+    passes, score, coverage, distance = _score_many(which_candidate, which_shortage, tables.arrays(), scratch.arrays,
+                                                    scratch.given)
+    found = iter(_proposals(tables, scratch, candidates, shortages, which_candidate[passes], which_shortage[passes],
+                            score[passes], coverage[passes], distance[passes]))
+    return [next(found) if ok else None for ok in passes]
+
+
+@njit(cache=True, nogil=True)
+def _score_many(candidates, shortages, T, S, G):
+    passes = np.zeros(len(candidates), np.bool_)
+    score, coverage, distance = np.zeros(len(candidates)), np.zeros(len(candidates)), np.zeros(len(candidates))
+    for k in range(len(candidates)):
+        passes[k], score[k], coverage[k], distance[k] = _score_pair(candidates[k], shortages[k], T, S, G)
+    return passes, score, coverage, distance
+
+
+def _proposals(tables: ExactTables, scratch: _Scratch, candidates, shortages, chosen_candidate, chosen_shortage, score,
+               coverage, distance) -> list[Proposal]:
+    """Proposals of the given pairs (each passes), with their explanations as rules._score words them."""
+    required_credit, required_by, nice_credit, nice_by = explain_many(
+        chosen_candidate, chosen_shortage, tables.arrays(), scratch.arrays, scratch.given)
+    names = tables.skill_ids
+    proposals = []
+    r = q = 0
+    for k in range(len(chosen_candidate)):
+        s = int(chosen_shortage[k])
+        matched, related, missing, nice_matched = [], [], [], []
+        for t in range(tables.s_required_start[s], tables.s_required_start[s + 1]):
+            skill, credit, by = names[tables.s_required[t]], required_credit[r], required_by[r]
+            r += 1
+            if credit >= 1.0:
+                matched.append(skill)
+            elif by >= 0 and credit > 0:
+                related.append((skill, names[by]))
+            else:
+                missing.append(skill)
+        for t in range(tables.s_nice_start[s], tables.s_nice_start[s + 1]):
+            if nice_by[q] >= 0 and nice_credit[q] > 0:
+                nice_matched.append(names[tables.s_nice[t]])
+            q += 1
+        explanation = Explanation(matched=tuple(matched), related=tuple(related), missing=tuple(missing),
+                                  nice_matched=tuple(nice_matched), coverage=round(float(coverage[k]), 4))
+        proposals.append(Proposal(candidates[int(chosen_candidate[k])].key, shortages[s].id, float(score[k]),
+                                  round(float(distance[k]), 2), explanation))
+    return proposals
