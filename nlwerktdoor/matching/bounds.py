@@ -16,19 +16,22 @@ ranked too low:
 - skill coverage: every required skill at its best credit alone (the same id 1.0, else the best
   group credit times the generic factor, dropped below `min_related_credit`, times the level-step
   factor), knowledge as far as the competences' bound allows; for the pairs that pass that, once
-  more with the reuse limit counted family by family (`_reuse_capped`): at 20k x 5k that limit is
+  more with the reuse limit counted family by family (`_reuse_cut`): at 20k x 5k that limit is
   what made most exactly scored pairs fail;
 - the score: that coverage and the same bound on nice-to-have skills, with distance, reach,
   entry level and availability exact, plus a small margin for float rounding.
 
-In a block, the best credits and their weighted sums are arrays for the whole block (sparse
-products, fast over all its pairs at once); then one compiled pass (`_block_kernel`, numba) takes
-the pairs one by one, cheapest test first, and stops at the first that fails: most pairs within a
-block's box are turned away by the latitude, the dates or the first skills bound (knowledge
-ungated, no level-step factor) after a few loads. Only the pairs left get a haversine, the plain
-bound and the reuse-capped one. (The same steps as masks over the whole block in numpy took 60%
-longer: every step ran over every pair, and the reuse limit expanded each pair's skills into
-arrays.) A big run shares its blocks out over forked processes.
+In a block (compiled, numba: `_block_kernel`), the best credits of each candidate for each column
+the block's shortages ask, and their weighted sums per shortage, are dense arrays for the whole
+block (`_block_sums`: one vectorised pass over the rows per asked column, faster than looking
+skills up pair by pair, even though most pairs never need them). Then the pairs are taken one by
+one, cheapest test first, stopping at the first that fails: most pairs within a block's box are
+turned away by the latitude, the dates or the first skills bound (knowledge ungated, no
+level-step factor). Only the pairs left get a haversine, the plain bound and, where a family of
+skills asks more than the candidate holds of it, the reuse-capped one. (The same steps as masks
+over the whole block in numpy took 60% longer: every step ran over every pair, and the reuse
+limit expanded each surviving pair's skills into arrays.) A big run shares its blocks out over
+forked processes.
 """
 from __future__ import annotations
 
@@ -166,7 +169,7 @@ class _SkillColumns:
         asked = {s for sh in shortages for s in sh.required_skills} | {s for sh in shortages for s in sh.nice_skills}
         family_of = {skill: index.family(skill) for skill in asked}
         # The columns of one family side by side (in a shortage's sorted row, its skills of a family
-        # come together: _reuse_capped), those that relate by id only (no family) last.
+        # come together: _reuse_cut), those that relate by id only (no family) last.
         asked = sorted(asked, key=lambda skill: (family_of[skill] is None, family_of[skill] or "", skill))
         self.column = {skill: n for n, skill in enumerate(asked)}
         self.width = len(asked)
@@ -288,34 +291,6 @@ class _CandidateArrays(_Side):
         breaks = np.flatnonzero(np.any(sorted_keys[:, 1:] != sorted_keys[:, :-1], axis=0)) + 1
         return np.split(order, breaks)
 
-    def credits(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Best credit of each candidate in `rows` for each column alone (float32, rows x columns),
-        as two matrices: by the same id (1.0) and by a related skill (where the id is not held)."""
-        skills = self.skills
-        out = np.zeros((len(rows), skills.width), np.float32)
-        exact = np.zeros((len(rows), skills.width), np.float32)
-        # related: every (candidate, group) entry times every column of that group
-        starts, ends = self.group_ptr[rows], self.group_ptr[rows + 1]
-        counts = ends - starts
-        if counts.sum():
-            entry = _ranges(starts, counts)
-            entry_row = np.repeat(np.arange(len(rows)), counts)
-            g = self.group_ids[entry]
-            link_counts = skills.group_start[g + 1] - skills.group_start[g]
-            link = _ranges(skills.group_start[g], link_counts)
-            row = np.repeat(entry_row, link_counts)
-            common = np.repeat(self.group_common[entry], link_counts)
-            credit = skills.link_credit[link] * np.minimum(1.0, skills.link_commonness[link] / common)
-            keep = credit >= self.min_related
-            np.maximum.at(out, (row[keep], skills.link_column[link][keep]), credit[keep].astype(np.float32))
-        starts, ends = self.exact_ptr[rows], self.exact_ptr[rows + 1]
-        counts = ends - starts
-        if counts.sum():
-            held = (np.repeat(np.arange(len(rows)), counts), self.exact_cols[_ranges(starts, counts)])
-            exact[held] = 1.0
-            out[held] = 0.0
-        return exact, out
-
 
 class _ShortageArrays(_Side):
     def __init__(self, shortages, skills: _SkillColumns, index: SkillIndex, settings: MatchSettings, changes):
@@ -360,6 +335,18 @@ class _ShortageArrays(_Side):
               np.r_[column[asking], nice_cols].astype(np.int64))),
             shape=(3 * n, skills.width))
         self.weights.sort_indices()
+        # Per row of `weights`, how many of its columns each family has (families numbered, -1 left
+        # out): where no family has more than the candidate holds skills of it, the reuse limit
+        # cannot bind and the plain bound is the reuse-capped one (_block_kernel skips the latter).
+        row = np.repeat(np.arange(3 * n), np.diff(self.weights.indptr))
+        family = skills.family[self.weights.indices] if skills.width else np.zeros(0, np.int64)
+        keep = family >= 0
+        run_key, first, self.run_count = np.unique(row[keep] * (len(skills.family_number) + 1) + family[keep],
+                                                   return_index=True, return_counts=True)
+        self.run_start = np.flatnonzero(keep)[first]  # where each run starts in weights.indices
+        self.max_run = int(self.run_count.max(initial=0))
+        self.run_family = run_key % (len(skills.family_number) + 1)
+        self.run_ptr = np.searchsorted(run_key // (len(skills.family_number) + 1), np.arange(3 * n + 1), side="left")
         self.cert_bit = _bit_numbering(c for s in shortages for c in s.certificates)
         self.sector_bit = _bit_numbering(s.sector for s in shortages)
         if self.cert_bit is not None:
@@ -386,34 +373,27 @@ class _ShortageArrays(_Side):
 
 def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, settings: MatchSettings):
     """(candidate positions, shortage positions, score bounds) of the pairs in rows x cols that could pass."""
-    # Best credit of each block candidate for each asked column alone: by the same id, by a related skill.
-    exact, related = side_c.credits(rows)
     stages = 0
     if settings.coverage_target > 0:
         stages = 2 if _reuse_limit_applies(settings) else 1
     places = side_c.places(rows) if stages == 2 else np.zeros((len(rows), 1), np.int64)
     no_mask = np.zeros(0, np.uint64)
-    # Weighted sums of those credits for every asked part (rows: the competences, the knowledge and
-    # the nice-to-have skills of each shortage of the block) and candidate: sparse products, fast
-    # over all pairs of the block at once. Only the pairs that get as far as the reuse limit are
-    # looked at skill by skill.
-    n = len(side_s.lat)
-    weights = side_s.weights[np.concatenate([cols, cols + n, cols + 2 * n])]
-    sums_id, sums_related = weights @ exact.T, weights @ related.T  # 3 len(cols) x len(rows)
-    weights = side_s.weights
+    skills, weights = side_c.skills, side_s.weights
     found_row, found_col, score = _block_kernel(
         rows, cols,
         side_c.lat, side_c.lon, side_c.radius, side_c.day, side_c.level, side_c.changed,
         side_c.certs if side_s.cert_bit is not None else no_mask,
         side_c.sectors if side_s.sector_bit is not None else no_mask,
         side_c.no_wish if side_s.sector_bit is not None else np.zeros(0, bool),
+        side_c.group_ptr, side_c.group_ids, side_c.group_common, side_c.exact_ptr, side_c.exact_cols,
+        skills.group_start, skills.link_column, skills.link_credit, skills.link_commonness, settings.min_related_credit,
         side_s.lat, side_s.lon, side_s.radius, side_s.day, side_s.level, side_s.changed,
         side_s.certs if side_s.cert_bit is not None else no_mask,
         side_s.sector if side_s.sector_bit is not None else no_mask,
         side_s.threshold, side_s.asks_nothing, side_s.competence_part, side_s.entry,
         side_s.cert_bit is not None, side_s.sector_bit is not None,
-        sums_id, sums_related, related, places, weights.indptr, weights.indices,
-        weights.data, n, side_c.skills.family,
+        places, weights.indptr, weights.indices, weights.data, len(side_s.lat), skills.width,
+        side_s.run_ptr, side_s.run_family, side_s.run_count, side_s.run_start, side_s.max_run,
         int(settings.availability_grace_days), float(settings.coverage_target), float(settings.level_step_credit),
         stages, int(max(settings.max_related_uses, 0)), float(settings.reuse_decay),
         float(settings.level_score_factor), int(settings.free_level_steps),
@@ -423,6 +403,59 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
     if len(found_row) == 0:
         return None
     return rows[found_row].astype(np.int32), cols[found_col].astype(np.int32), score
+
+
+@njit(cache=True, nogil=True)
+def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column,
+                link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width):
+    """For the block: (local column of each asked column, -1 if the block's shortages do not ask it;
+    credits by a related skill, local columns x block rows; weighted sums of the best credits by the
+    same id, and by related skills, per asked part x block rows).
+
+    Best credits: of each block candidate for each column alone, 1.0 by the same id, else the best
+    group credit times the generic factor (at least min_related), in float32. The parts: rows b,
+    n_cols + b and 2 n_cols + b are the competences, the knowledge and the nice-to-have skills of
+    the block's shortage b, as shares of their totals (the rows of `w_*`)."""
+    n_rows, n_cols = len(rows), len(cols)
+    local = np.full(width, -1, np.int64)
+    n_used = 0
+    for b in range(n_cols):
+        for part in range(3):
+            row = part * n_shortages + cols[b]
+            for p in range(w_ptr[row], w_ptr[row + 1]):
+                if local[w_idx[p]] < 0:
+                    local[w_idx[p]] = n_used
+                    n_used += 1
+    exact = np.zeros((n_used, n_rows), np.float32)
+    related = np.zeros((n_used, n_rows), np.float32)
+    for a in range(n_rows):
+        i = rows[a]
+        for e in range(group_ptr[i], group_ptr[i + 1]):
+            g, common = group_ids[e], group_common[e]
+            for link in range(group_start[g], group_start[g + 1]):
+                column = local[link_column[link]]
+                if column < 0:
+                    continue
+                credit = link_credit[link] * min(1.0, link_commonness[link] / common)
+                if credit >= min_related and np.float32(credit) > related[column, a]:
+                    related[column, a] = np.float32(credit)
+        for e in range(exact_ptr[i], exact_ptr[i + 1]):
+            column = local[exact_cols[e]]
+            if column >= 0:
+                exact[column, a] = 1.0
+                related[column, a] = 0.0
+    sums_id = np.zeros((3 * n_cols, n_rows), np.float32)
+    sums_related = np.zeros((3 * n_cols, n_rows), np.float32)
+    for b in range(n_cols):
+        for part in range(3):
+            row = part * n_shortages + cols[b]
+            out = part * n_cols + b
+            for p in range(w_ptr[row], w_ptr[row + 1]):
+                column, w = local[w_idx[p]], w_val[p]
+                for a in range(n_rows):
+                    sums_id[out, a] += w * exact[column, a]
+                    sums_related[out, a] += w * related[column, a]
+    return local, related, sums_id, sums_related
 
 
 @njit(cache=True, nogil=True)
@@ -440,55 +473,56 @@ def _share_of(competence, knowledge, part, asks_nothing, coverage_target):
 
 
 @njit(cache=True, nogil=True)
-def _reuse_capped(a, first, last, w_idx, w_val, related, related_factor, places, family, max_uses, decay_powers,
-                  scratch):
-    """A bound of the related credits of the asked columns w_idx[first:last] (shares w_val) for block
-    candidate `a` that counts the reuse limit: one covering skill covers at most `max_uses` required
-    skills, the u-th at decay**u of its credit (decay_powers[u]). A candidate with m skills in a
-    family thus has m places at full credit there, m at decay, and so on; every related credit
-    comes from within its family. So the family's best credits, highest first, are counted against those places, highest
-    first: no way of sharing out the skills (the greedy of rules.assign either) counts more. Where a
-    candidate holds many skills of the family, this is the plain sum; where one skill would have to
-    cover ten, it is far less. The columns of a family are side by side (_SkillColumns)."""
-    total = 0.0
-    p = first
-    while p < last:
-        fam = family[w_idx[p]]
-        # One run: the columns of family `fam` in this row, their credits in scratch.
+def _reuse_cut(a, row, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, related, related_factor,
+               places, max_uses, decay_powers, scratch):
+    """How much the reuse limit takes off the related credits of `row` of the asked weights for block
+    candidate `a` (each credit times related_factor). One covering skill covers at most `max_uses`
+    required skills, the u-th at decay**u of its credit (decay_powers[u]). A candidate with m skills
+    in a family thus has m places at full credit there, m at decay, and so on; every related credit
+    comes from within its family. So the family's best credits, highest first, are counted against
+    those places, highest first: no way of sharing out the skills (the greedy of rules.assign
+    either) counts more. A family binds only where the row asks more of its columns than the
+    candidate holds skills of it (its run: the columns of a family are side by side,
+    _SkillColumns); elsewhere every credit counts in full and nothing is read."""
+    cut = 0.0
+    for k in range(run_ptr[row], run_ptr[row + 1]):
+        room = places[a, run_family[k]]
+        if room <= 0 or run_count[k] <= room:
+            continue
         size = 0
-        q = p
-        while q < last and family[w_idx[q]] == fam:
-            value = np.float64(w_val[q]) * related[a, w_idx[q]]
+        full = 0.0
+        for q in range(run_start[k], run_start[k] + run_count[k]):
+            value = np.float64(w_val[q]) * related[a, local[w_idx[q]]]
             if value > 0:
                 scratch[size] = value * related_factor
+                full += scratch[size]
                 size += 1
-            q += 1
-        room = places[a, fam] if fam >= 0 else 0
-        if room > 0 and size > room:
-            # Highest first (insertion sort: a run is a handful of credits), the rank-th at decay**(rank // room).
-            for k in range(1, size):
-                value = scratch[k]
-                m = k - 1
-                while m >= 0 and scratch[m] < value:
-                    scratch[m + 1] = scratch[m]
-                    m -= 1
-                scratch[m + 1] = value
-            for rank in range(min(size, room * max_uses)):
-                total += scratch[rank] * decay_powers[rank // room]
-        else:
-            for k in range(size):
-                total += scratch[k]
-        p = q
-    return total
+        if size <= room:
+            continue
+        # Highest first (insertion sort: a run is a handful of credits), the rank-th at decay**(rank // room).
+        for k2 in range(1, size):
+            value = scratch[k2]
+            m = k2 - 1
+            while m >= 0 and scratch[m] < value:
+                scratch[m + 1] = scratch[m]
+                m -= 1
+            scratch[m + 1] = value
+        counted = 0.0
+        for rank in range(min(size, room * max_uses)):
+            counted += scratch[rank] * decay_powers[rank // room]
+        cut += full - counted
+    return cut
 
 
 @njit(cache=True, nogil=True)
 def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed, c_certs, c_sectors, c_no_wish,
+                  group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
+                  link_commonness, min_related,
                   s_lat, s_lon, s_radius, s_day, s_level, s_changed, s_certs, s_sector, s_threshold, s_asks_nothing,
-                  s_part, s_entry, use_certs, use_sectors, sums_id, sums_related, related, places, w_ptr, w_idx,
-                  w_val, n_shortages,
-                  family, grace_days, coverage_target, level_step_credit, stages, max_uses, decay,
-                  level_score_factor, free_level_steps, w_coverage, w_nice, w_distance, w_reach, w_availability):
+                  s_part, s_entry, use_certs, use_sectors, places, w_ptr, w_idx, w_val, n_shortages, width,
+                  run_ptr, run_family, run_count, run_start, max_run, grace_days, coverage_target, level_step_credit,
+                  stages, max_uses, decay, level_score_factor, free_level_steps, w_coverage, w_nice, w_distance,
+                  w_reach, w_availability):
     """The pairs of rows x cols that could pass, in one pass over the block: (block rows, block
     columns, score bounds). Per pair, cheapest first: the north-south distance (a great circle is
     never shorter than its difference in latitude), availability, certificates, sector wish; every
@@ -497,10 +531,15 @@ def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed,
     (stages 2). The score bound: that coverage and the same bound on nice-to-have skills, with
     distance, reach, entry level and availability exact, plus _SLACK for float rounding."""
     n_rows, n_cols = len(rows), len(cols)
+    local, related, sums_id, sums_related = _block_sums(
+        rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
+        link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width)
+    # By candidate for the reuse limit, which reads one candidate's credits for a shortage's columns.
+    related = np.ascontiguousarray(related.T)
     out_row = np.empty(n_rows * n_cols, np.int64)
     out_col = np.empty(n_rows * n_cols, np.int64)
     out_score = np.empty(n_rows * n_cols, np.float64)
-    scratch = np.empty(related.shape[1] + 1, np.float64)
+    scratch = np.empty(max_run + 1, np.float64)
     decay_powers = decay ** np.arange(max(max_uses, 1)).astype(np.float64)
     found = 0
     grace = max(grace_days, 1)
@@ -548,11 +587,13 @@ def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed,
                 if min(1.0, share / coverage_target) < threshold - _SLACK:
                     continue
                 if stages == 2:
-                    competence_capped = _reuse_capped(a, w_ptr[j], w_ptr[j + 1], w_idx, w_val, related, related_factor,
-                                                      places, family, max_uses, decay_powers, scratch)
-                    knowledge_capped = _reuse_capped(a, w_ptr[n_shortages + j], w_ptr[n_shortages + j + 1], w_idx,
-                                                     w_val, related, related_factor, places, family, max_uses,
-                                                     decay_powers, scratch)
+                    # The reuse limit, where it binds: the related credits less what it takes off.
+                    competence_capped = related_factor * competence_related - _reuse_cut(
+                        a, j, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, related,
+                        related_factor, places, max_uses, decay_powers, scratch)
+                    knowledge_capped = related_factor * knowledge_related - _reuse_cut(
+                        a, n_shortages + j, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, related,
+                        related_factor, places, max_uses, decay_powers, scratch)
                     share = _share_of(competence_id + competence_capped, knowledge_id + knowledge_capped, part,
                                       asks_nothing, coverage_target)
                     if min(1.0, share / coverage_target) < threshold - _SLACK:
@@ -571,7 +612,7 @@ def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed,
 
 
 def _reuse_limit_applies(settings: MatchSettings) -> bool:
-    """Whether _reuse_capped's bound holds: every related credit that counts is within a family (a
+    """Whether _reuse_cut's bound holds: every related credit that counts is within a family (a
     level-1 transversal credit never reaches min_related_credit), and a further use of a skill
     never counts more than the one before."""
     return (min(settings.credit_transversal, MAX_RELATED_CREDIT) < settings.min_related_credit

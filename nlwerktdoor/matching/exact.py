@@ -115,7 +115,8 @@ class ExactTables:
         levels = [s.skill_level for s in shortages]
         # Powers by whole steps between ISCO levels, as Python works them out (a power in compiled
         # code may differ in the last bit).
-        steps = max(chain(levels, (c.skill_level for c in candidates)), default=0) + 1 + max(0, -settings.free_level_steps)
+        steps = (max(chain(levels, (c.skill_level for c in candidates)), default=0) + 1
+                 + max(0, -settings.free_level_steps))
         floor = settings.min_related_credit if settings.credits_never_rise else 0.0
         uses = max(settings.max_related_uses, 0)
         return cls(
@@ -142,8 +143,7 @@ class ExactTables:
             s_threshold=np.array([settings.min_coverage_with_training if s.training_offered else settings.min_coverage
                                   for s in shortages], np.float64),
             # As rules._score has it, in Python.
-            s_entry=np.array([min(1.0, max(0.0, 1.0 - settings.level_ease * ((min(max(level, 1), 4) if level else 1) - 1)
-                                            / 3)) for level in levels], np.float64),
+            s_entry=np.array([_entry(level, settings) for level in levels], np.float64),
             s_required_start=s_required_start, s_required=s_required, s_nice_start=s_nice_start, s_nice=s_nice,
             s_cert_start=s_cert_start, s_certs=s_certs,
             numbers=np.array([settings.coverage_target, settings.min_related_credit, floor,
@@ -166,6 +166,12 @@ class ExactTables:
                 self.s_entry, self.s_required_start, self.s_required, self.s_nice_start, self.s_nice,
                 self.s_cert_start, self.s_certs,
                 self.numbers, self.level_step_powers, self.reach_powers, self.decay_powers, self.integers)
+
+
+def _entry(level: int, settings: MatchSettings) -> float:
+    """rules._score's entry part of a shortage with this ISCO skill level, as Python works it out."""
+    level = min(max(level, 1), 4) if level else 1
+    return min(1.0, max(0.0, 1.0 - settings.level_ease * (level - 1) / 3))
 
 
 class _Scratch:
