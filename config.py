@@ -67,8 +67,8 @@ class Config:
     MATCH_ON_POST = _bool("MATCH_ON_POST", True)
     # A scheduled matching run computes at the lowest CPU priority (jobs.py): it takes what the web leaves.
     MATCH_IDLE_PRIORITY = _bool("MATCH_IDLE_PRIORITY", True)
-    # Processes a big matching run's bounds may use (matching/bounds.py; forked at the run's priority):
-    # by default every core. 1: the run stays in one process.
+    # Threads a big matching run's bounds may use (matching/bounds.py; at the run's priority):
+    # by default every core. 1: the run stays in one thread.
     MATCH_WORKERS = int(os.environ.get("MATCH_WORKERS", "0") or 0) or (os.cpu_count() or 1)
 
     # Employers' CSV uploads (docs/csv.md, "Large files"; nlwerktdoor/services/uploads.py). A file

@@ -220,7 +220,7 @@ def count_engine_pairs(captured) -> tuple[int, int, int] | None:
         counts["blocks"] += len(rows) * len(cols)
         return bound_block(rows, cols, *args)
 
-    # In one process: forked helpers would count blocks where these counters cannot see them.
+    # In one thread: the counters are not made for threads.
     kwargs = {**captured["kwargs"], "workers": 1} if "workers" in captured["kwargs"] else captured["kwargs"]
     with patched(allocate, pair_bounds=counting_bounds), patched(exact, allocate_streams=counting_allocation), \
             patched(bounds, _bound_block=counting_block):
@@ -471,9 +471,7 @@ def main(argv=None) -> None:
         print(f"peak RSS:            {peak:8.0f} MiB  (before the run {rss_before:.0f} MiB)")
         helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if helpers:
-            # Forked copies share the parent's pages until they write them, so this overlaps the above.
-            print(f"peak RSS of a child:  {helpers:7.0f} MiB  (the bounds' forked helpers, or the generator "
-                  "if it ran in this invocation)")
+            print(f"peak RSS of a child:  {helpers:7.0f} MiB  (the generator, if it ran in this invocation)")
         print(f"matches made:        {run.new_matches:8d}")
 
         if args.dump:

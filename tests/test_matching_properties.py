@@ -205,8 +205,10 @@ def test_order_independence_on_a_larger_run():
         assert match(cands, shorts, INDEX, lenient) == expected
 
 
-def test_forked_workers_bound_the_same_pairs(monkeypatch):
-    """A big run shares its blocks out over forked processes: the same pairs, bounds and proposals."""
+def test_threads_bound_the_same_pairs(monkeypatch):
+    """A big run shares its blocks out over threads: the same pairs, bounds and proposals."""
+    import threading
+
     from nlwerktdoor.matching import bounds
 
     rnd = random.Random(7)
@@ -219,9 +221,10 @@ def test_forked_workers_bound_the_same_pairs(monkeypatch):
     settings = MatchSettings(min_coverage=0.2, min_coverage_with_training=0.1)
     alone = bounds.pair_bounds(cands, shorts, INDEX, settings)
     monkeypatch.setattr(bounds, "_PARALLEL_PAIRS", 0)
-    forked = []
-    monkeypatch.setattr(bounds.multiprocessing, "get_context",
-                        lambda method, real=bounds.multiprocessing.get_context: forked.append(method) or real(method))
+    threads = set()
+    share = bounds._bound_share
+    monkeypatch.setattr(bounds, "_bound_share",
+                        lambda *args: threads.add(threading.current_thread().name) or share(*args))
     shared = bounds.pair_bounds(cands, shorts, INDEX, settings, workers=3)
     assert len(alone) > 100
 
@@ -230,7 +233,7 @@ def test_forked_workers_bound_the_same_pairs(monkeypatch):
 
     assert pairs(shared) == pairs(alone)
     assert match(cands, shorts, INDEX, settings, workers=3) == match(cands, shorts, INDEX, settings)
-    assert forked == ["fork", "fork"]  # both calls shared their blocks out over forked copies
+    assert len({name for name in threads if name.startswith("bounds")}) == 3  # three threads shared the blocks
 
 
 @given(runs(), engine_settings, st.data())

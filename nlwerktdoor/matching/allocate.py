@@ -123,7 +123,7 @@ def match(
     heap and the exact scores are compiled (exact.py): the same arithmetic as rules.evaluate, to the
     bit, about fifty times faster than in Python.
 
-    `workers`: processes the bounds of a big run may use (bounds.pair_bounds); the result is the same.
+    `workers`: threads the bounds of a big run may use (bounds.pair_bounds); the result is the same.
     """
     with _collector_paused():
         return _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes,

@@ -31,12 +31,12 @@ level-step factor). Only the pairs left get a haversine, the plain bound and, wh
 skills asks more than the candidate holds of it, the reuse-capped one. (The same steps as masks
 over the whole block in numpy took 60% longer: every step ran over every pair, and the reuse
 limit expanded each surviving pair's skills into arrays.) A big run shares its blocks out over
-forked processes.
+threads: the compiled pass lets go of the interpreter lock.
 """
 from __future__ import annotations
 
 import math
-import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -87,8 +87,7 @@ def pair_bounds(
 ) -> PairBounds:
     """Every pair that could pass the hard rules (with `changes`: only pairs with a changed side).
 
-    `workers` > 1: a big run's blocks are shared out over that many processes (this one and forked
-    copies of it, which read its arrays as they are and send back only the pairs they held)."""
+    `workers` > 1: a big run's blocks are shared out over that many threads (_bound_work)."""
     empty = PairBounds(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
     if not candidates or not shortages:
         return empty
@@ -117,39 +116,24 @@ def pair_bounds(
     )
 
 
-# Below this many pairs in the blocks (about a second of work), forking costs more than it saves.
+# Below this many pairs in the blocks (a fraction of a second of work), threads cost more than they save.
 _PARALLEL_PAIRS = 5_000_000
-# What forked workers read: set just before the fork, cleared after (see _bound_work).
-_forked: tuple | None = None
 
 
 def _bound_work(work, side_c, side_s, settings, workers: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The held pairs of every block, as (candidates, shortages, bounds) parts in any order."""
-    global _forked
+    """The held pairs of every block, as (candidates, shortages, bounds) parts in any order.
+
+    `workers` > 1: that many threads share the blocks out; the compiled block pass lets go of the
+    interpreter lock, so they run side by side on as many cores, reading the same arrays."""
     pairs = sum(len(rows) * len(near) for rows, near in work)
     workers = min(max(workers, 1), len(work))
-    if workers == 1 or pairs < _PARALLEL_PAIRS or "fork" not in multiprocessing.get_all_start_methods():
+    if workers == 1 or pairs < _PARALLEL_PAIRS:
         return _bound_share(work, side_c, side_s, settings)
-    # Every worker takes every workers-th block (neighbouring blocks cost alike): this process the
-    # first share, forked copies the others. The copies see the arrays as they are at the fork.
-    shares = [work[i::workers] for i in range(workers)]
-    _forked = (shares, side_c, side_s, settings)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-            pending = pool.map_async(_bound_forked_share, range(1, workers))
-            parts = _bound_share(shares[0], side_c, side_s, settings)
-            for found in pending.get():
-                parts += found
-    finally:
-        _forked = None
-    return parts
-
-
-def _bound_forked_share(number: int) -> list:
-    shares, side_c, side_s, settings = _forked
-    found = _bound_share(shares[number], side_c, side_s, settings)
-    # One part per worker: fewer, bigger arrays to send back.
-    return [tuple(np.concatenate([p[k] for p in found]) for k in range(3))] if found else []
+    # Every thread takes every workers-th block (neighbouring blocks cost alike).
+    with ThreadPoolExecutor(workers, thread_name_prefix="bounds") as pool:
+        shares = pool.map(lambda share: _bound_share(share, side_c, side_s, settings),
+                          [work[i::workers] for i in range(workers)])
+        return [part for share in shares for part in share]
 
 
 def _bound_share(work, side_c, side_s, settings) -> list:
