@@ -392,14 +392,15 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
 @njit(cache=True, nogil=True)
 def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column,
                 link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width):
-    """For the block: (local column of each asked column, -1 if the block's shortages do not ask it;
-    credits by a related skill, local columns x block rows; weighted sums of the best credits by the
-    same id, and by related skills, per asked part x block rows).
+    """For the block: (local column of each asked column, -1 where the block's shortages do not ask
+    it; the best credit of each block candidate for each local column alone, block rows x local
+    columns; per block shortage and candidate, the weighted sum of those credits over the required
+    skills, competences and knowledge together).
 
-    Best credits: of each block candidate for each column alone, 1.0 by the same id, else the best
-    group credit times the generic factor (at least min_related), in float32. The parts: rows b,
-    n_cols + b and 2 n_cols + b are the competences, the knowledge and the nice-to-have skills of
-    the block's shortage b, as shares of their totals (the rows of `w_*`)."""
+    A best credit is 1.0 by the same id, else the best group credit times the generic factor (if at
+    least min_related), in float32: a related credit never reaches 1.0 (MAX_RELATED_CREDIT), so 1.0
+    says "held". The sums are made column by column over all candidates at once (vectorised): the
+    first skills bound of every pair of the block."""
     n_rows, n_cols = len(rows), len(cols)
     local = np.full(width, -1, np.int64)
     n_used = 0
@@ -410,8 +411,7 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                 if local[w_idx[p]] < 0:
                     local[w_idx[p]] = n_used
                     n_used += 1
-    exact = np.zeros((n_used, n_rows), np.float32)
-    related = np.zeros((n_used, n_rows), np.float32)
+    best = np.zeros((n_used, n_rows), np.float32)
     for a in range(n_rows):
         i = rows[a]
         for e in range(group_ptr[i], group_ptr[i + 1]):
@@ -421,25 +421,35 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                 if column < 0:
                     continue
                 credit = link_credit[link] * min(1.0, link_commonness[link] / common)
-                if credit >= min_related and np.float32(credit) > related[column, a]:
-                    related[column, a] = np.float32(credit)
+                if credit >= min_related and np.float32(credit) > best[column, a]:
+                    best[column, a] = np.float32(credit)
         for e in range(exact_ptr[i], exact_ptr[i + 1]):
             column = local[exact_cols[e]]
             if column >= 0:
-                exact[column, a] = 1.0
-                related[column, a] = 0.0
-    sums_id = np.zeros((3 * n_cols, n_rows), np.float32)
-    sums_related = np.zeros((3 * n_cols, n_rows), np.float32)
+                best[column, a] = 1.0
+    sums = np.zeros((n_cols, n_rows), np.float32)
     for b in range(n_cols):
-        for part in range(3):
+        for part in range(2):
             row = part * n_shortages + cols[b]
-            out = part * n_cols + b
             for p in range(w_ptr[row], w_ptr[row + 1]):
                 column, w = local[w_idx[p]], w_val[p]
                 for a in range(n_rows):
-                    sums_id[out, a] += w * exact[column, a]
-                    sums_related[out, a] += w * related[column, a]
-    return local, related, sums_id, sums_related
+                    sums[b, a] += w * best[column, a]
+    return local, np.ascontiguousarray(best.T), sums
+
+
+@njit(cache=True, nogil=True)
+def _split_sums(a, row, w_ptr, w_idx, w_val, local, best):
+    """Of `row` of the asked weights, for block candidate a: the weighted sum of the columns it holds
+    by id, and of its best related credits for the others."""
+    by_id = by_related = 0.0
+    for p in range(w_ptr[row], w_ptr[row + 1]):
+        credit = best[a, local[w_idx[p]]]
+        if credit >= 1.0:
+            by_id += w_val[p]
+        else:
+            by_related += np.float64(w_val[p]) * credit
+    return by_id, by_related
 
 
 @njit(cache=True, nogil=True)
@@ -457,7 +467,7 @@ def _share_of(competence, knowledge, part, asks_nothing, coverage_target):
 
 
 @njit(cache=True, nogil=True)
-def _reuse_cut(a, row, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, related, related_factor,
+def _reuse_cut(a, row, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, best, related_factor,
                places, max_uses, decay_powers, scratch):
     """How much the reuse limit takes off the related credits of `row` of the asked weights for block
     candidate `a` (each credit times related_factor). One covering skill covers at most `max_uses`
@@ -476,7 +486,8 @@ def _reuse_cut(a, row, run_ptr, run_family, run_count, run_start, w_idx, w_val, 
         size = 0
         full = 0.0
         for q in range(run_start[k], run_start[k] + run_count[k]):
-            value = np.float64(w_val[q]) * related[a, local[w_idx[q]]]
+            credit = best[a, local[w_idx[q]]]
+            value = np.float64(w_val[q]) * credit if credit < 1.0 else 0.0
             if value > 0:
                 scratch[size] = value * related_factor
                 full += scratch[size]
@@ -515,11 +526,9 @@ def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed,
     (stages 2). The score bound: that coverage and the same bound on nice-to-have skills, with
     distance, reach, entry level and availability exact, plus _SLACK for float rounding."""
     n_rows, n_cols = len(rows), len(cols)
-    local, related, sums_id, sums_related = _block_sums(
+    local, best, sums = _block_sums(
         rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
         link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width)
-    # By candidate for the reuse limit, which reads one candidate's credits for a shortage's columns.
-    related = np.ascontiguousarray(related.T)
     out_row = np.empty(n_rows * n_cols, np.int64)
     out_col = np.empty(n_rows * n_cols, np.int64)
     out_score = np.empty(n_rows * n_cols, np.float64)
@@ -545,15 +554,11 @@ def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed,
                 continue
             if not (c_changed[i] or s_changed[j]):
                 continue
-            # Skills: sums of best credits of the competences and the knowledge, by id and related.
-            competence_id, competence_related = np.float64(sums_id[b, a]), np.float64(sums_related[b, a])
-            knowledge_id = np.float64(sums_id[n_cols + b, a])
-            knowledge_related = np.float64(sums_related[n_cols + b, a])
+            # Skills: every required skill at its best credit alone, the first bound.
             asks_nothing = s_asks_nothing[j]
             threshold = s_threshold[j]
             if first_filter and not asks_nothing:
-                upper = competence_id + competence_related + knowledge_id + knowledge_related + 2 * _SLACK
-                if upper < coverage_target * (threshold - _SLACK):
+                if np.float64(sums[b, a]) + 2 * _SLACK < coverage_target * (threshold - _SLACK):
                     continue
             # The distance itself (haversine, as rules.distance_km).
             c_phi, s_phi = math.radians(c_lat[i]), math.radians(s_lat_j)
@@ -562,6 +567,9 @@ def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed,
             distance = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
             if distance > limit + _DISTANCE_SLACK_KM:
                 continue
+            # Then by id and by related skills apart, competences and knowledge apart.
+            competence_id, competence_related = _split_sums(a, j, w_ptr, w_idx, w_val, local, best)
+            knowledge_id, knowledge_related = _split_sums(a, n_shortages + j, w_ptr, w_idx, w_val, local, best)
             steps_up = s_level[j] - c_level[i] if c_level[i] > 0 and s_level[j] > 0 else 0
             related_factor = level_step_credit ** steps_up if steps_up > 0 else 1.0
             part = s_part[j]
@@ -573,16 +581,16 @@ def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed,
                 if stages == 2:
                     # The reuse limit, where it binds: the related credits less what it takes off.
                     competence_capped = related_factor * competence_related - _reuse_cut(
-                        a, j, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, related,
+                        a, j, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, best,
                         related_factor, places, max_uses, decay_powers, scratch)
                     knowledge_capped = related_factor * knowledge_related - _reuse_cut(
-                        a, n_shortages + j, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, related,
+                        a, n_shortages + j, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, best,
                         related_factor, places, max_uses, decay_powers, scratch)
                     share = _share_of(competence_id + competence_capped, knowledge_id + knowledge_capped, part,
                                       asks_nothing, coverage_target)
                     if min(1.0, share / coverage_target) < threshold - _SLACK:
                         continue
-            nice_id, nice_related = np.float64(sums_id[2 * n_cols + b, a]), np.float64(sums_related[2 * n_cols + b, a])
+            nice_id, nice_related = _split_sums(a, 2 * n_shortages + j, w_ptr, w_idx, w_val, local, best)
             nice = min(nice_id + related_factor * nice_related + _SLACK, 1.0)
             reach = level_score_factor ** max(0, steps_up - free_level_steps)
             nearness = 1.0 - distance / limit if limit > 0 else 1.0
