@@ -537,23 +537,31 @@ def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed,
     found = 0
     grace = max(grace_days, 1)
     first_filter = coverage_target > 0 and level_step_credit <= 1.0
+    # The block's candidates side by side (the inner loop reads them in order, not all over memory).
+    lat, radius, day = c_lat[rows], c_radius[rows], c_day[rows]
+    certs = c_certs[rows] if use_certs else np.zeros(n_rows, np.uint64)
+    sectors = c_sectors[rows] if use_sectors else np.zeros(n_rows, np.uint64)
+    any_sector = c_no_wish[rows] if use_sectors else np.ones(n_rows, np.bool_)
+    changed = c_changed[rows]
     for b in range(n_cols):
         j = cols[b]
-        s_lat_j, s_radius_j, s_day_j = s_lat[j], s_radius[j], s_day[j]
+        s_lat_j, s_radius_j, s_day_j, s_changed_j = s_lat[j], s_radius[j], s_day[j], s_changed[j]
+        s_certs_j = s_certs[j] if use_certs else np.uint64(0)
+        s_sector_j = s_sector[j] if use_sectors else np.uint64(0)
         for a in range(n_rows):
-            i = rows[a]
-            limit = min(c_radius[i], s_radius_j)
-            if abs(c_lat[i] - s_lat_j) * _KM_PER_DEG_LAT > limit + _DISTANCE_SLACK_KM:
+            limit = min(radius[a], s_radius_j)
+            if abs(lat[a] - s_lat_j) * _KM_PER_DEG_LAT > limit + _DISTANCE_SLACK_KM:
                 continue
-            days_late = c_day[i] - s_day_j
+            days_late = day[a] - s_day_j
             if days_late > grace_days:
                 continue
-            if use_certs and (s_certs[j] & ~c_certs[i]) != 0:
+            if (s_certs_j & ~certs[a]) != 0:
                 continue
-            if use_sectors and not (c_no_wish[i] or (c_sectors[i] & s_sector[j]) != 0):
+            if not (any_sector[a] or (sectors[a] & s_sector_j) != 0):
                 continue
-            if not (c_changed[i] or s_changed[j]):
+            if not (changed[a] or s_changed_j):
                 continue
+            i = rows[a]
             # Skills: every required skill at its best credit alone, the first bound.
             asks_nothing = s_asks_nothing[j]
             threshold = s_threshold[j]
