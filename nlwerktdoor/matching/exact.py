@@ -39,6 +39,18 @@ def _csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return start, values
 
 
+def _numbered(sets, number: dict) -> list[tuple[int, ...]]:
+    """Each set as its sorted numbers; worked out once per distinct set (many people share theirs)."""
+    seen: dict = {}
+    out = []
+    for values in sets:
+        found = seen.get(values)
+        if found is None:
+            found = seen[values] = tuple(sorted(map(number.__getitem__, values)))
+        out.append(found)
+    return out
+
+
 @dataclass
 class ExactTables:
     """Everything `_score_pair` reads, as arrays. Skill numbers follow the order of the ids."""
@@ -105,9 +117,9 @@ class ExactTables:
         names = sorted({c for x in chain(candidates, shortages) for c in x.certificates}
                        | {w for c in candidates for w in c.desired_sectors} | {s.sector for s in shortages})
         code = {name: n for n, name in enumerate(names)}
-        c_skill_start, c_skills = _csr([sorted(map(number.__getitem__, c.skills)) for c in candidates])
-        c_cert_start, c_certs = _csr([sorted(map(code.__getitem__, c.certificates)) for c in candidates])
-        c_wish_start, c_wishes = _csr([sorted(map(code.__getitem__, c.desired_sectors)) for c in candidates])
+        c_skill_start, c_skills = _csr(_numbered((c.skills for c in candidates), number))
+        c_cert_start, c_certs = _csr(_numbered((c.certificates for c in candidates), code))
+        c_wish_start, c_wishes = _csr(_numbered((c.desired_sectors for c in candidates), code))
         s_required_start, s_required = _csr([[number[k] for k in req] for req in required])
         s_nice_start, s_nice = _csr([[number[k] for k in row] for row in nice])
         s_cert_start, s_certs = _csr([sorted(map(code.__getitem__, s.certificates)) for s in shortages])
