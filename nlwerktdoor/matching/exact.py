@@ -271,16 +271,12 @@ def _distance(lat1, lon1, lat2, lon2):
 
 
 @njit(cache=True, nogil=True)
-def _options(c, asked, first, last, T, S):
+def _options(c, asked, first, last, commonness, link_start, link_group, link_credit, c_skill_start, c_skills, floor,
+             S):
     """skills.SkillIndex.options for each skill of asked[first:last] and candidate c: every candidate
-    skill that covers it, (credit, skill) best first, on equal credit the lowest number (id)."""
-    (weight, knowledge, commonness, link_start, link_group, link_credit, hold_start, hold_group,
-     c_lat, c_lon, c_radius, c_day, c_level, c_skill_start, c_skills, c_cert_start, c_certs, c_wish_start, c_wishes,
-     s_lat, s_lon, s_radius, s_day, s_level, s_sector, s_threshold, s_entry, s_required_start, s_required,
-     s_nice_start, s_nice, s_cert_start, s_certs, numbers, level_step_powers, reach_powers, decay_powers,
-     integers) = T
+    skill that covers it, (credit, skill) best first, on equal credit the lowest number (id). The
+    candidate's skills by group are threaded through S (_score_pair)."""
     (head, following, holder, uses, best, opt_start, opt_end, opt_credit, opt_by, pend_value, pend_pos) = S
-    floor = numbers[2]
     held_first, held_last = c_skill_start[c], c_skill_start[c + 1]
     o = 0
     for t in range(last - first):
@@ -327,12 +323,11 @@ def _options(c, asked, first, last, T, S):
 
 
 @njit(cache=True, nogil=True)
-def _assign(asked, first, last, related_factor, T, S, given_credit, given_by):
+def _assign(asked, first, last, related_factor, weight, min_related, max_uses, decay_powers, S, given_credit,
+            given_by):
     """rules.assign over the options `_options` left in S: the same id 1.0; related skills shared
-    out most valuable required skill first, each candidate skill at most max_related_uses times."""
-    weight, numbers, decay_powers, integers = T[0], T[33], T[36], T[37]
+    out most valuable required skill first, each candidate skill at most max_uses times."""
     (head, following, holder, uses, best, opt_start, opt_end, opt_credit, opt_by, pend_value, pend_pos) = S
-    min_related, max_uses = numbers[1], integers[1]
     pending = 0
     for t in range(last - first):
         o0, o1 = opt_start[t], opt_end[t]
@@ -414,7 +409,8 @@ def _score_pair(c, s, T, S, G):
             head[group] = n_held
             n_held += 1
     first, last = s_required_start[s], s_required_start[s + 1]
-    _options(c, s_required, first, last, T, S)
+    _options(c, s_required, first, last, commonness, link_start, link_group, link_credit, c_skill_start, c_skills,
+             numbers[2], S)
     passes = True
     total_asked = 0.0
     for t in range(last - first):
@@ -433,7 +429,8 @@ def _score_pair(c, s, T, S, G):
         if min(1.0, bound / total_asked / coverage_target) < threshold - _BOUND_SLACK:
             passes = False
     if passes:
-        _assign(s_required, first, last, related_factor, T, S, required_credit, required_by)
+        _assign(s_required, first, last, related_factor, weight, min_related, integers[1], decay_powers, S,
+                required_credit, required_by)
         totals_competence = totals_knowledge = covered_competence = covered_knowledge = 0.0
         for t in range(last - first):
             skill = s_required[first + t]
@@ -452,8 +449,10 @@ def _score_pair(c, s, T, S, G):
         passes = coverage >= threshold
     if passes:
         first, last = s_nice_start[s], s_nice_start[s + 1]
-        _options(c, s_nice, first, last, T, S)
-        _assign(s_nice, first, last, related_factor, T, S, nice_credit, nice_by)
+        _options(c, s_nice, first, last, commonness, link_start, link_group, link_credit, c_skill_start, c_skills,
+                 numbers[2], S)
+        _assign(s_nice, first, last, related_factor, weight, min_related, integers[1], decay_powers, S, nice_credit,
+                nice_by)
         nice_total = nice_covered = 0.0
         for t in range(last - first):
             nice_total += weight[s_nice[first + t]]
