@@ -594,3 +594,17 @@ def test_settings_hash_is_kept_and_agrees_with_equality():
     other = dataclasses.replace(base, min_coverage=base.min_coverage + 0.01)
     assert other not in memo
     assert memo[dataclasses.replace(other, min_coverage=base.min_coverage)] == "base"
+
+
+def test_without_a_writable_cache_the_engine_compiles_per_process():
+    """Where numba cannot keep compiled code on disk (a read-only install under systemd's
+    ProtectSystem=strict, no NUMBA_CACHE_DIR), importing the engine must not fail: it compiles anew."""
+    from nlwerktdoor.matching.compiled import cache_available
+
+    def no_locator(**options):
+        def decorate(function):
+            raise RuntimeError(f"cannot cache function {function.__name__!r}: no locator available for file 'x'")
+        return decorate
+
+    assert cache_available(no_locator) is False
+    assert cache_available() is True  # here the source tree is writable

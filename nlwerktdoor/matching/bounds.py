@@ -36,15 +36,15 @@ threads: the compiled pass lets go of the interpreter lock.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
-from numba import njit
 from scipy import sparse
 
+from .compiled import compiled
 from .skills import MAX_RELATED_CREDIT, SkillIndex
 from .types import CandidateIn, Changes, MatchSettings, ShortageIn
 
@@ -389,7 +389,7 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
     return rows[found_row].astype(np.int32), cols[found_col].astype(np.int32), score
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column,
                 link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width):
     """For the block: (local column of each asked column, -1 where the block's shortages do not ask
@@ -438,7 +438,7 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
     return local, np.ascontiguousarray(best.T), sums
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _split_sums(a, row, w_ptr, w_idx, w_val, local, best):
     """Of `row` of the asked weights, for block candidate a: the weighted sum of the columns it holds
     by id, and of its best related credits for the others."""
@@ -452,7 +452,7 @@ def _split_sums(a, row, w_ptr, w_idx, w_val, local, best):
     return by_id, by_related
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _share_of(competence, knowledge, part, asks_nothing, coverage_target):
     """The bound of the weighted share covered, from bounds of the competences and the knowledge
     covered (shares of the total weight; `part`: the competences' share of it), as rules._score
@@ -466,7 +466,7 @@ def _share_of(competence, knowledge, part, asks_nothing, coverage_target):
     return min(competence + knowledge * gate + _SLACK, 1.0)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _reuse_cut(a, row, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, best, related_factor,
                places, max_uses, decay_powers, scratch):
     """How much the reuse limit takes off the related credits of `row` of the asked weights for block
@@ -509,7 +509,7 @@ def _reuse_cut(a, row, run_ptr, run_family, run_count, run_start, w_idx, w_val, 
     return cut
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed, c_certs, c_sectors, c_no_wish,
                   group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
                   link_commonness, min_related,

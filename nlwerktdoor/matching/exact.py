@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
-from numba import njit
 
+from .compiled import compiled
 from .rules import EARTH_RADIUS_KM
 from .skills import SkillIndex
 from .types import CandidateIn, Explanation, MatchSettings, Proposal, ShortageIn
@@ -218,7 +218,7 @@ _FAIL = (False, 0.0, 0.0, 0.0)
 _BOUND_SLACK = 1e-9
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _has(values, start, end, x):
     """Whether the sorted values[start:end] hold x."""
     lo, hi = start, end
@@ -231,7 +231,7 @@ def _has(values, start, end, x):
     return lo < end and values[lo] == x
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _product_error(a, b):
     """a * b - fl(a * b), exactly (Dekker's product, no fused multiply-add needed)."""
     product = a * b
@@ -244,7 +244,7 @@ def _product_error(a, b):
     return ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _round6(x):
     """round(x, 6) as Python does it: x's exact value rounded to six decimals, half to even. (numba's
     round scales by 1e6 and rounds the product, which is off where the scaled product lands on a half.)"""
@@ -260,7 +260,7 @@ def _round6(x):
     return rounded / 1e6
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _distance(lat1, lon1, lat2, lon2):
     """rules.distance_km."""
     phi1, phi2 = math.radians(lat1), math.radians(lat2)
@@ -270,7 +270,7 @@ def _distance(lat1, lon1, lat2, lon2):
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _options(c, asked, first, last, commonness, link_start, link_group, link_credit, c_skill_start, c_skills, floor,
              S):
     """skills.SkillIndex.options for each skill of asked[first:last] and candidate c: every candidate
@@ -322,7 +322,7 @@ def _options(c, asked, first, last, commonness, link_start, link_group, link_cre
         opt_end[t] = o
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _assign(asked, first, last, related_factor, weight, min_related, max_uses, decay_powers, S, given_credit,
             given_by):
     """rules.assign over the options `_options` left in S: the same id 1.0; related skills shared
@@ -369,7 +369,7 @@ def _assign(asked, first, last, related_factor, weight, min_related, max_uses, d
             uses[by] = 0
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _score_pair(c, s, T, S, G):
     """rules.evaluate for candidate c and shortage s: (passes, score, coverage, distance), with each
     skill's credit and covering skill in G (required, then nice-to-have). The same arithmetic in the
@@ -479,7 +479,7 @@ def _score_pair(c, s, T, S, G):
     return True, _round6(min(1.0, max(0.0, score))), coverage, distance
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _before(pool_score, pool_key, pool_id, pool_kind, x, y):
     """Whether heap entry x comes before y: (-score, candidate key, shortage id, kind), as the tuples of
     the Python heap compared (a bound before the exact score of the same pair)."""
@@ -492,14 +492,14 @@ def _before(pool_score, pool_key, pool_id, pool_kind, x, y):
     return pool_kind[x] < pool_kind[y]
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _grown(array, size):
     bigger = np.empty(max(2 * len(array), size), array.dtype)
     bigger[:len(array)] = array
     return bigger
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_start, key_rank, shortage_id,
                      candidate_left, shortage_left, capacity, exclude, T, S, G):
     """allocate.match's greedy: the streams' heads in one heap, a bound scored exactly when it comes
@@ -625,7 +625,7 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
     return pool_a[taken], pool_shortage[taken], pool_score[taken], pool_coverage[taken], pool_distance[taken], n_scored
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def explain_many(candidates, shortages, T, S, G):
     """Each skill's credit and covering skill (-1: none) for the given pairs, required then
     nice-to-have skills of each pair one after another (as s_required and s_nice run)."""
@@ -688,7 +688,7 @@ def score_pairs(candidates: Sequence[CandidateIn], shortages: Sequence[ShortageI
     return [next(found) if ok else None for ok in passes]
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _score_many(candidates, shortages, T, S, G):
     passes = np.zeros(len(candidates), np.bool_)
     score, coverage, distance = np.zeros(len(candidates)), np.zeros(len(candidates)), np.zeros(len(candidates))
