@@ -273,7 +273,7 @@ def process(claim: Claim) -> str:
     status = _finish(claim, "done", stored, progress)
     log.info("upload %s %s in %.1f s: %s new, %s updated, %s unchanged, %s errors", claim.upload_id, status,
              time.perf_counter() - started, report.created, report.updated, report.unchanged, len(report.errors),
-             extra={"event": "upload_done", "upload": claim.upload_id, "created": report.created,
+             extra={"event": "upload_done", "upload": claim.upload_id, "new": report.created,
                     "updated": report.updated, "errors": len(report.errors)})
     return status
 
