@@ -31,6 +31,7 @@ browser:
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo seed --if-empty
+	$(FLASK) match warm
 	@echo "nlwerktdoor: http://$(HOST):$(PORT)  (demo accounts: see README)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(FLASK) scheduler run & \

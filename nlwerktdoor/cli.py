@@ -92,6 +92,16 @@ def match_run(full):
     )
 
 
+@match_cli.command("warm")
+def match_warm():
+    """Compile the matching engine now (kept in numba's cache): run at deploy, after db upgrade."""
+    from .matching import warm_up
+
+    started = time.perf_counter()
+    warm_up()
+    click.echo(f"matching engine ready: {time.perf_counter() - started:.2f} s")
+
+
 @mail_cli.command("send")
 def mail_send():
     """Send what is waiting in the outbox."""

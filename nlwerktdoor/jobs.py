@@ -528,6 +528,10 @@ def run_scheduler(app: Flask | None = None) -> None:
         print("Scheduler staat uit (SCHEDULER_ENABLED=false); er draaien geen taken.", flush=True)
         return
     _stopping.clear()
+    # The matching engine compiled (or loaded from numba's cache) now, not inside the first run.
+    from .matching import warm_up
+
+    warm_up()
     scheduler = build_scheduler(app)
     heartbeat = _HeartbeatThread(app)
     heartbeat.beat_once()  # ready at once, not a heartbeat later

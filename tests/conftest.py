@@ -31,6 +31,16 @@ def _schema():
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _engine_compiled():
+    """The matching engine compiled once for the session, as a deployment does (`flask match warm`):
+    on a fresh clone numba compiles it in some fifteen seconds, which would otherwise land in the
+    first test that matches, possibly inside a browser test's page."""
+    from nlwerktdoor.matching import warm_up
+
+    warm_up()
+
+
 def _fresh_globals(sender, **extra):
     """The fixture keeps one app context open for factories, and Flask reuses it for test requests;
     start each request with an empty `g`, as in production, so a logged-in user or CSRF token

@@ -272,3 +272,18 @@ def test_the_engine_inputs_of_candidates_share_what_they_have_in_common(db):
     assert one.certificates == frozenset({"VOG", "BHV"}) and one.certificates is two.certificates
     assert one.desired_sectors is two.desired_sectors and one.available_from is two.available_from
     assert all(a is b for a in one.skills for b in two.skills if a == b)
+
+
+def test_the_engine_is_compiled_at_deploy_by_a_command(app, cli_runner, monkeypatch):
+    """`flask match warm` (the deploy step after db upgrade) runs the engine through every compiled
+    function once, so that no shortage posted on the site waits for the compiler."""
+    from nlwerktdoor.matching import allocate, exact
+
+    calls = []
+    allocate_streams = exact.allocate_streams
+    monkeypatch.setattr(exact, "allocate_streams", lambda *args: calls.append(1) or allocate_streams(*args))
+    result = cli_runner.invoke(args=["match", "warm"])
+    assert result.exit_code == 0, result.output
+    assert "matching engine ready" in result.output
+    assert calls == [1]  # the warm-up run went through the compiled allocation
+    assert allocate.warm_up() is None  # and proposes something (it raises when it does not)

@@ -1,5 +1,5 @@
 """The matching engine: pure functions over plain data (no Flask, no database)."""
-from .allocate import allocate_under_caps, candidate_pairs, match
+from .allocate import allocate_under_caps, candidate_pairs, match, warm_up
 from .rules import distance_km, evaluate
 from .skills import SkillIndex, isco_skill_level
 from .types import CandidateIn, Changes, Explanation, MatchSettings, Proposal, ShortageIn, SkillInfo
@@ -19,4 +19,5 @@ __all__ = [
     "evaluate",
     "isco_skill_level",
     "match",
+    "warm_up",
 ]

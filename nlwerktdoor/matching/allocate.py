@@ -174,6 +174,25 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
                           capacity, exclude)
 
 
+def warm_up() -> None:
+    """Compile the engine's compiled functions, or load them from numba's cache: a run of two
+    candidates and two shortages that passes through all of them. Compiling takes seconds (about
+    fifteen on a fresh install, with nothing cached); a process that will match calls this before it
+    is needed, so that no run, and no shortage posted on the site, waits for the compiler."""
+    from datetime import date
+
+    from .types import SkillInfo
+
+    index = SkillIndex.build([SkillInfo("a", "S1.1.1", ("S",), (), 3), SkillInfo("b", "S1.1.1", ("S",), (), 5),
+                              SkillInfo("c", "S1.1.2", ("S",), (), 9)])
+    day = date(2026, 1, 1)
+    candidates = [CandidateIn(f"worker:{n}", 52.0, 5.0, 30, frozenset(skills), frozenset(), frozenset(), day)
+                  for n, skills in enumerate((("a", "c"), ("b",)))]
+    shortages = [ShortageIn(n, "care", 52.0, 5.01, 30, ("a", "b", "c"), ("c",), frozenset(), day) for n in (1, 2)]
+    if not match(candidates, shortages, index, MatchSettings(min_coverage=0.0, min_coverage_with_training=0.0)):
+        raise RuntimeError("the engine's warm-up run proposed nothing")
+
+
 def _stream_order(bounds, key_rank: np.ndarray, n_shortages: int) -> tuple[np.ndarray, np.ndarray]:
     """The order of the pairs by shortage, then bound (highest first), then candidate key; and the
     bounds as that order reads them.
