@@ -12,8 +12,9 @@ score (rules._score) and a heap of Python tuples. Here both are compiled, over p
   to six decimals as Python's round does: `_round6`);
 - `allocate_streams`: allocate.match's greedy over the streams with its heap.
 
-rules.py stays the reference: explanations on the web, the evaluation, instant candidates and the
-baselines use it, and tests check that both give the same proposals.
+rules.py stays the reference: the occupation-to-occupation transfer table (suggestions and the
+evaluation's rankings), candidate_pairs and the benchmark's baselines use it, and tests check that
+both give the same proposals, to the bit.
 """
 from __future__ import annotations
 
