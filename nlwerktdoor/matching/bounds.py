@@ -210,40 +210,21 @@ class _CandidateArrays(_Side):
         self.exact_owner, self.exact_cols = owner[by_id], column_of[by_id]
         holds = [[(skills.group[key], index.commonness(skill, settings)) for key in index.holds(skill)
                   if key in skills.group] for skill in distinct]
-        hold_counts = np.array([len(h) for h in holds] or [0], np.int64)
-        hold_start = np.zeros(len(hold_counts) + 1, np.int64)
-        np.cumsum(hold_counts, out=hold_start[1:])
+        hold_start, _ = _csr_counts([len(h) for h in holds])
         hold_group = np.array([g for h in holds for g, _ in h], np.int64)
         hold_common = np.array([a for h in holds for _, a in h], np.float64)
-        counts = hold_counts[held_skill] if len(held_skill) else np.zeros(0, np.int64)
-        entry = _ranges(hold_start[held_skill] if len(held_skill) else np.zeros(0, np.int64), counts)
-        # The least commonness per (candidate, group): entries by one key (candidate x groups + group),
-        # the minimum of each run. (One key and reduceat, not a sort on three: a national run has
-        # tens of millions of entries, and this is where the engine's memory peaks.)
-        n_groups = max(len(skills.group), 1)
-        key = np.repeat(owner * n_groups, counts) + hold_group[entry]
-        common = hold_common[entry]
-        del entry, counts
-        order = np.argsort(key, kind="stable")
-        key, common = key[order], common[order]
-        del order
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
-        self.group_common = np.minimum.reduceat(common, first) if len(first) else np.zeros(0)
-        group_key = key[first]
-        del key, common, first
-        self.group_ids = group_key % n_groups
-        self.group_ptr = np.searchsorted(group_key // n_groups, np.arange(n + 1), side="left")
+        skill_start, _ = _csr_counts(owner_counts)
         self.exact_ptr = np.searchsorted(self.exact_owner, np.arange(n + 1), side="left")
-        # How many skills each candidate holds per family of the asked columns (the reuse limit
-        # applies per covering skill), as sorted keys candidate x families + family.
+        # Per candidate: each group with the least commonness it holds there, and how many skills it
+        # holds per family of the asked columns (the reuse limit applies per covering skill).
         families = max(len(skills.family_number), 1)
-        family_of = np.array([skills.family_number.get(index.family(skill), -1) for skill in distinct] or [-1],
-                             np.int64)[held_skill]
-        in_family = family_of >= 0
-        self.family_key, self.family_count = np.unique(owner[in_family] * families + family_of[in_family],
-                                                       return_counts=True)
+        skill_family = np.array([skills.family_number.get(index.family(skill), -1) for skill in distinct] or [-1],
+                                np.int64)
+        (self.group_ptr, self.group_ids, self.group_common,
+         self.family_ptr, self.family_ids, self.family_count) = _candidate_groups(
+            skill_start, held_skill, hold_start, hold_group, hold_common, skill_family, max(len(skills.group), 1),
+            families)
         self.families = families
-        self.family_ptr = np.searchsorted(self.family_key // families, np.arange(n + 1), side="left")
         self.skills = skills
         self.min_related = settings.min_related_credit
 
@@ -253,7 +234,7 @@ class _CandidateArrays(_Side):
         starts = self.family_ptr[rows]
         counts = self.family_ptr[rows + 1] - starts
         entry = _ranges(starts, counts)
-        table[np.repeat(np.arange(len(rows)), counts), self.family_key[entry] % self.families] = self.family_count[entry]
+        table[np.repeat(np.arange(len(rows)), counts), self.family_ids[entry]] = self.family_count[entry]
         return table
 
     def masks_from(self, side_s: "_ShortageArrays") -> None:
@@ -353,6 +334,54 @@ class _ShortageArrays(_Side):
             lon = self.lon[found]
             found = found[(lon >= lon_lo - dlon) & (lon <= lon_hi + dlon)]
         return np.sort(found)
+
+
+@compiled
+def _candidate_groups(skill_start, held_skill, hold_start, hold_group, hold_common, skill_family, n_groups,
+                      n_families):
+    """Per candidate (CSR, `skill_start` over `held_skill`): the groups its skills are held in
+    (hold_start/hold_group per skill), each with the least commonness of those skills (the generic
+    factor favours it: min(1, commonness(required) / commonness(by))); and its families (skill_family,
+    -1: none), each with how many of its skills are in it. One pass with a slot per group, reset after
+    each candidate: no sort of the tens of millions of (candidate, group) entries of a national run.
+    Returns (group_ptr, group_ids, group_common, family_ptr, family_ids, family_count)."""
+    n = len(skill_start) - 1
+    total = 0
+    for e in range(len(held_skill)):
+        total += hold_start[held_skill[e] + 1] - hold_start[held_skill[e]]
+    group_ids, group_common = np.empty(total, np.int64), np.empty(total, np.float64)
+    family_ids, family_count = np.empty(len(held_skill), np.int64), np.empty(len(held_skill), np.int64)
+    group_ptr, family_ptr = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+    group_slot, family_slot = np.full(n_groups, -1, np.int64), np.full(n_families, -1, np.int64)
+    n_group = n_family = 0
+    for i in range(n):
+        for e in range(skill_start[i], skill_start[i + 1]):
+            skill = held_skill[e]
+            for h in range(hold_start[skill], hold_start[skill + 1]):
+                g, common = hold_group[h], hold_common[h]
+                at = group_slot[g]
+                if at < 0:
+                    group_slot[g] = n_group
+                    group_ids[n_group], group_common[n_group] = g, common
+                    n_group += 1
+                elif common < group_common[at]:
+                    group_common[at] = common
+            f = skill_family[skill]
+            if f >= 0:
+                at = family_slot[f]
+                if at < 0:
+                    family_slot[f] = n_family
+                    family_ids[n_family], family_count[n_family] = f, 1
+                    n_family += 1
+                else:
+                    family_count[at] += 1
+        for k in range(group_ptr[i], n_group):
+            group_slot[group_ids[k]] = -1
+        for k in range(family_ptr[i], n_family):
+            family_slot[family_ids[k]] = -1
+        group_ptr[i + 1], family_ptr[i + 1] = n_group, n_family
+    return (group_ptr, group_ids[:n_group].copy(), group_common[:n_group].copy(),
+            family_ptr, family_ids[:n_family].copy(), family_count[:n_family].copy())
 
 
 def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, settings: MatchSettings):
@@ -617,6 +646,14 @@ def _reuse_limit_applies(settings: MatchSettings) -> bool:
     never counts more than the one before."""
     return (min(settings.credit_transversal, MAX_RELATED_CREDIT) < settings.min_related_credit
             and settings.credits_never_rise)
+
+
+def _csr_counts(counts) -> tuple[np.ndarray, np.ndarray]:
+    """(start offsets, counts as an array) of a list of counts."""
+    counts = np.asarray(counts, np.int64)
+    start = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=start[1:])
+    return start, counts
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
