@@ -704,13 +704,18 @@ def _proposals(tables: ExactTables, scratch: _Scratch, candidates, shortages, ch
     required_credit, required_by, nice_credit, nice_by = explain_many(
         chosen_candidate, chosen_shortage, tables.arrays(), scratch.arrays, scratch.given)
     names = tables.skill_ids
+    # Python lists, not numpy scalars: this loop reads every skill of every proposal.
+    required_credit, required_by = required_credit.tolist(), required_by.tolist()
+    nice_credit, nice_by = nice_credit.tolist(), nice_by.tolist()
+    required_start, required_skill = tables.s_required_start.tolist(), tables.s_required.tolist()
+    nice_start, nice_skill = tables.s_nice_start.tolist(), tables.s_nice.tolist()
     proposals = []
     r = q = 0
-    for k in range(len(chosen_candidate)):
-        s = int(chosen_shortage[k])
+    for c, s, score_k, coverage_k, distance_k in zip(chosen_candidate.tolist(), chosen_shortage.tolist(),
+                                                     score.tolist(), coverage.tolist(), distance.tolist()):
         matched, related, missing, nice_matched = [], [], [], []
-        for t in range(tables.s_required_start[s], tables.s_required_start[s + 1]):
-            skill, credit, by = names[tables.s_required[t]], required_credit[r], required_by[r]
+        for t in range(required_start[s], required_start[s + 1]):
+            skill, credit, by = names[required_skill[t]], required_credit[r], required_by[r]
             r += 1
             if credit >= 1.0:
                 matched.append(skill)
@@ -718,12 +723,11 @@ def _proposals(tables: ExactTables, scratch: _Scratch, candidates, shortages, ch
                 related.append((skill, names[by]))
             else:
                 missing.append(skill)
-        for t in range(tables.s_nice_start[s], tables.s_nice_start[s + 1]):
+        for t in range(nice_start[s], nice_start[s + 1]):
             if nice_by[q] >= 0 and nice_credit[q] > 0:
-                nice_matched.append(names[tables.s_nice[t]])
+                nice_matched.append(names[nice_skill[t]])
             q += 1
         explanation = Explanation(matched=tuple(matched), related=tuple(related), missing=tuple(missing),
-                                  nice_matched=tuple(nice_matched), coverage=round(float(coverage[k]), 4))
-        proposals.append(Proposal(candidates[int(chosen_candidate[k])].key, shortages[s].id, float(score[k]),
-                                  round(float(distance[k]), 2), explanation))
+                                  nice_matched=tuple(nice_matched), coverage=round(coverage_k, 4))
+        proposals.append(Proposal(candidates[c].key, shortages[s].id, score_k, round(distance_k, 2), explanation))
     return proposals
