@@ -628,26 +628,40 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
 
 @compiled
 def explain_many(candidates, shortages, T, S, G):
-    """Each skill's credit and covering skill (-1: none) for the given pairs, required then
-    nice-to-have skills of each pair one after another (as s_required and s_nice run)."""
-    s_required_start, s_nice_start = T[27], T[29]
+    """The explanations of the given pairs, grouped for Python to slice: (required skills, their
+    covering skills (-1: none), cuts, nice-to-have skills matched, nice cuts). The required skills of
+    pair k are, in the shortage's order within each kind, matched (credit 1) from cuts[k, 0], related
+    from cuts[k, 1], missing from cuts[k, 2] to cuts[k, 3]; its nice-to-have skills with a credit from
+    nice_cuts[k] to nice_cuts[k + 1]."""
+    s_required_start, s_required, s_nice_start, s_nice = T[27], T[28], T[29], T[30]
     n_required = n_nice = 0
     for k in range(len(shortages)):
         n_required += s_required_start[shortages[k] + 1] - s_required_start[shortages[k]]
         n_nice += s_nice_start[shortages[k] + 1] - s_nice_start[shortages[k]]
-    required_credit, required_by = np.empty(n_required, np.float64), np.empty(n_required, np.int64)
-    nice_credit, nice_by = np.empty(n_nice, np.float64), np.empty(n_nice, np.int64)
+    skill, by = np.empty(n_required, np.int64), np.empty(n_required, np.int64)
+    cuts = np.empty((len(shortages), 4), np.int64)
+    nice_skill, nice_cuts = np.empty(n_nice, np.int64), np.zeros(len(shortages) + 1, np.int64)
     r = q = 0
     for k in range(len(shortages)):
         s = shortages[k]
         _score_pair(candidates[k], s, T, S, G)
-        n = s_required_start[s + 1] - s_required_start[s]
-        required_credit[r:r + n], required_by[r:r + n] = G[0][:n], G[1][:n]
-        r += n
-        n = s_nice_start[s + 1] - s_nice_start[s]
-        nice_credit[q:q + n], nice_by[q:q + n] = G[2][:n], G[3][:n]
-        q += n
-    return required_credit, required_by, nice_credit, nice_by
+        first, n = s_required_start[s], s_required_start[s + 1] - s_required_start[s]
+        for kind in range(3):
+            cuts[k, kind] = r
+            for t in range(n):
+                credit, covering = G[0][t], G[1][t]
+                found = 0 if credit >= 1.0 else (1 if covering >= 0 and credit > 0 else 2)
+                if found == kind:
+                    skill[r], by[r] = s_required[first + t], covering if kind == 1 else -1
+                    r += 1
+        cuts[k, 3] = r
+        first, n = s_nice_start[s], s_nice_start[s + 1] - s_nice_start[s]
+        for t in range(n):
+            if G[3][t] >= 0 and G[2][t] > 0:
+                nice_skill[q] = s_nice[first + t]
+                q += 1
+        nice_cuts[k + 1] = q
+    return skill, by, cuts, nice_skill[:q].copy(), nice_cuts
 
 
 def run_allocation(candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
@@ -701,33 +715,17 @@ def _score_many(candidates, shortages, T, S, G):
 def _proposals(tables: ExactTables, scratch: _Scratch, candidates, shortages, chosen_candidate, chosen_shortage, score,
                coverage, distance) -> list[Proposal]:
     """Proposals of the given pairs (each passes), with their explanations as rules._score words them."""
-    required_credit, required_by, nice_credit, nice_by = explain_many(
-        chosen_candidate, chosen_shortage, tables.arrays(), scratch.arrays, scratch.given)
-    names = tables.skill_ids
-    # Python lists, not numpy scalars: this loop reads every skill of every proposal.
-    required_credit, required_by = required_credit.tolist(), required_by.tolist()
-    nice_credit, nice_by = nice_credit.tolist(), nice_by.tolist()
-    required_start, required_skill = tables.s_required_start.tolist(), tables.s_required.tolist()
-    nice_start, nice_skill = tables.s_nice_start.tolist(), tables.s_nice.tolist()
+    skill, by, cuts, nice_skill, nice_cuts = explain_many(chosen_candidate, chosen_shortage, tables.arrays(),
+                                                          scratch.arrays, scratch.given)
+    # Names by the array, then each explanation as slices of Python lists: no loop over skills here.
+    names = np.array(tables.skill_ids + [None], dtype=object)  # -1 (no covering skill) reads None
+    skill, by, nice_skill = names[skill].tolist(), names[by].tolist(), names[nice_skill].tolist()
     proposals = []
-    r = q = 0
-    for c, s, score_k, coverage_k, distance_k in zip(chosen_candidate.tolist(), chosen_shortage.tolist(),
-                                                     score.tolist(), coverage.tolist(), distance.tolist()):
-        matched, related, missing, nice_matched = [], [], [], []
-        for t in range(required_start[s], required_start[s + 1]):
-            skill, credit, by = names[required_skill[t]], required_credit[r], required_by[r]
-            r += 1
-            if credit >= 1.0:
-                matched.append(skill)
-            elif by >= 0 and credit > 0:
-                related.append((skill, names[by]))
-            else:
-                missing.append(skill)
-        for t in range(nice_start[s], nice_start[s + 1]):
-            if nice_by[q] >= 0 and nice_credit[q] > 0:
-                nice_matched.append(names[nice_skill[t]])
-            q += 1
-        explanation = Explanation(matched=tuple(matched), related=tuple(related), missing=tuple(missing),
-                                  nice_matched=tuple(nice_matched), coverage=round(coverage_k, 4))
+    for c, s, score_k, coverage_k, distance_k, (m, r, x, end), nice_first, nice_end in zip(
+            chosen_candidate.tolist(), chosen_shortage.tolist(), score.tolist(), coverage.tolist(), distance.tolist(),
+            cuts.tolist(), nice_cuts.tolist(), nice_cuts[1:].tolist()):
+        explanation = Explanation(matched=tuple(skill[m:r]), related=tuple(zip(skill[r:x], by[r:x])),
+                                  missing=tuple(skill[x:end]), nice_matched=tuple(nice_skill[nice_first:nice_end]),
+                                  coverage=round(coverage_k, 4))
         proposals.append(Proposal(candidates[c].key, shortages[s].id, score_k, round(distance_k, 2), explanation))
     return proposals
