@@ -324,22 +324,28 @@ def test_the_streamed_allocation_is_the_greedy_allocation_of_every_passing_pair(
 
 
 def test_the_streams_are_ordered_by_one_key_as_by_three():
-    """_stream_order sorts (shortage, bound highest first, candidate key) with one integer key,
-    the bound rounded up: the same order as a three-key sort of the rounded bounds, never lower."""
+    """_streams sorts (shortage, bound highest first, candidate key) with one integer key, the bound
+    rounded up, and reads the three columns back from it: every pair once, its bound never lower and
+    at most a rounding step higher, in the order of a three-key sort."""
     import numpy as np
 
-    from nlwerktdoor.matching.allocate import _stream_order
+    from nlwerktdoor.matching.allocate import _streams
     from nlwerktdoor.matching.bounds import PairBounds
 
     rng = np.random.default_rng(3)
     n = 5000
+    pair = rng.choice(300 * 40, n, replace=False)  # every pair once, as in a run
+    candidates, shortages = (pair // 40).astype(np.int32), (pair % 40).astype(np.int32)
     scores = np.round(rng.random(n), 3)  # many ties
-    found = PairBounds(rng.integers(0, 300, n).astype(np.int32), rng.integers(0, 40, n).astype(np.int32), scores)
     key_rank = rng.permutation(300)
-    order, rounded = _stream_order(found, key_rank, 40)
-    assert (rounded >= scores).all() and (rounded - scores).max() < 1e-6
-    expected = np.lexsort((key_rank[found.candidate], -rounded, found.shortage))
-    assert order.tolist() == expected.tolist()
+    shortage, candidate, bound = _streams(PairBounds(candidates.copy(), shortages.copy(), scores.copy()), key_rank, 40)
+    given = {(int(c), int(s)): x for c, s, x in zip(candidates, shortages, scores)}
+    assert len(shortage) == len(candidate) == len(bound) == n
+    for c, s, x in zip(candidate.tolist(), shortage.tolist(), bound.tolist()):
+        assert given[(c, s)] <= x < given[(c, s)] + 1e-6
+    assert len({(c, s) for c, s in zip(candidate.tolist(), shortage.tolist())}) == n
+    order = np.lexsort((key_rank[candidate], -bound, shortage))
+    assert order.tolist() == list(range(n))
 
 
 # Every setting that enters an exact score, also where credits rise (a level step worth more than

@@ -158,15 +158,8 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
     # Streams: pairs by shortage, then bound (highest first), then candidate key (as the ranking).
     key_rank = np.empty(len(candidates), np.int64)
     key_rank[sorted(range(len(candidates)), key=lambda n: candidates[n].key)] = np.arange(len(candidates))
-    order, bounds.score = _stream_order(bounds, key_rank, len(shortages))
-    # Arrays, not lists: a national run holds millions of pairs, and only the heads are ever read.
-    # Each is put in order and its unordered copy let go before the next (memory at its peak here).
-    stream_shortage = bounds.shortage[order]
-    bounds.shortage = None
-    stream_candidate = bounds.candidate[order]
-    bounds.candidate = None
-    stream_score = bounds.score[order]
-    del order, bounds
+    stream_shortage, stream_candidate, stream_score = _streams(bounds, key_rank, len(shortages))
+    del bounds
     starts = np.flatnonzero(np.r_[True, stream_shortage[1:] != stream_shortage[:-1]])
     ends = np.r_[starts[1:], len(stream_shortage)]
     streams = (stream_candidate, stream_score, starts, ends, stream_shortage[starts])
@@ -193,25 +186,34 @@ def warm_up() -> None:
         raise RuntimeError("the engine's warm-up run proposed nothing")
 
 
-def _stream_order(bounds, key_rank: np.ndarray, n_shortages: int) -> tuple[np.ndarray, np.ndarray]:
-    """The order of the pairs by shortage, then bound (highest first), then candidate key; and the
-    bounds as that order reads them.
+def _streams(bounds, key_rank: np.ndarray, n_shortages: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs by shortage, then bound (highest first), then candidate key: (shortage, candidate,
+    bound) of each, as the streams and the heap read them.
 
     One sort of one integer key (shortage, bound, key rank) where the bits allow, ten times faster
-    than a sort on three keys at millions of pairs. The bound then takes the bits left: it is
-    rounded up to a multiple of 2**-bits (at national size about 2e-7), still never below the exact
-    score, and the streams and the heap both read the rounded value, so they agree on the order."""
+    than a sort on three keys at millions of pairs; the three columns are then read back from the
+    sorted key (no permutation to apply). The bound takes the bits left: it is rounded up to a
+    multiple of 2**-bits (at national size about 2e-7), still never below the exact score, and the
+    streams and the heap both read the rounded value, so they agree on the order."""
     shortage_bits = max(int(n_shortages).bit_length(), 1)
     rank_bits = max(len(key_rank).bit_length(), 1)
     bound_bits = min(62 - shortage_bits - rank_bits, 40)  # the bound's field holds up to 2**(bits + 1)
     if bound_bits < 16 or not len(bounds) or bounds.score.max() >= 2.0:
-        return np.lexsort((key_rank[bounds.candidate], -bounds.score, bounds.shortage)), bounds.score
+        order = np.lexsort((key_rank[bounds.candidate], -bounds.score, bounds.shortage))
+        return bounds.shortage[order], bounds.candidate[order], bounds.score[order]
     scale = float(2**bound_bits)
-    rounded = np.ceil(bounds.score * scale).astype(np.int64)  # 0 to 2 * scale - 1: bound_bits + 1 bits
+    top = 2 * 2**bound_bits - 1
     key = bounds.shortage.astype(np.int64) << (bound_bits + 1 + rank_bits)
-    key |= (2 * 2**bound_bits - 1 - rounded) << rank_bits  # the highest bound first
+    bounds.shortage = None
+    key |= (top - np.ceil(bounds.score * scale).astype(np.int64)) << rank_bits  # the highest bound first
+    bounds.score = None
     key |= key_rank[bounds.candidate]
-    return np.argsort(key, kind="stable"), rounded / scale
+    bounds.candidate = None
+    key.sort(kind="stable")  # the blocks come in runs: numpy's stable sort is 3x faster here
+    by_rank = np.argsort(key_rank)
+    candidate = by_rank[key & ((1 << rank_bits) - 1)].astype(np.int32)
+    score = (top - ((key >> rank_bits) & top)) / scale
+    return (key >> (bound_bits + 1 + rank_bits)).astype(np.int32), candidate, score
 
 
 def _room(candidates, shortages, settings, shortage_load, candidate_load):
