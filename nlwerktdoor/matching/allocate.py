@@ -10,7 +10,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from .bounds import pair_bounds
-from .exact import run_allocation
+from .exact import ExactTables, run_allocation
 from .rules import distance_km, passes_logistics, _score
 from .skills import SkillIndex
 from .types import CandidateIn, Changes, MatchSettings, Proposal, ShortageIn
@@ -152,7 +152,10 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
     candidate_left, shortage_left, capacity = _room(candidates, shortages, settings, shortage_load, candidate_load)
     candidates = [c for c in candidates if candidate_left[c.key] > 0]
     shortages = [s for s in shortages if shortage_left[s.id] > 0]
-    bounds = pair_bounds(candidates, shortages, index, settings, changes, workers)
+    # The exact scoring's tables are Python work: built while the bounds' compiled blocks run.
+    built: list[ExactTables] = []
+    bounds = pair_bounds(candidates, shortages, index, settings, changes, workers,
+                         alongside=lambda: built.append(ExactTables.build(candidates, shortages, index, settings)))
     if not len(bounds):
         return []
     # Streams: pairs by shortage, then bound (highest first), then candidate key (as the ranking).
@@ -164,7 +167,7 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
     ends = np.r_[starts[1:], len(stream_shortage)]
     streams = (stream_candidate, stream_score, starts, ends, stream_shortage[starts])
     return run_allocation(candidates, shortages, index, settings, streams, key_rank, candidate_left, shortage_left,
-                          capacity, exclude)
+                          capacity, exclude, built[0] if built else None)
 
 
 def warm_up() -> None:

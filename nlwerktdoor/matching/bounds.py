@@ -36,7 +36,7 @@ threads: the compiled pass lets go of the interpreter lock.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
@@ -84,10 +84,13 @@ def pair_bounds(
     settings: MatchSettings,
     changes: Changes | None = None,
     workers: int = 1,
+    alongside: Callable[[], object] | None = None,
 ) -> PairBounds:
     """Every pair that could pass the hard rules (with `changes`: only pairs with a changed side).
 
-    `workers` > 1: a big run's blocks are shared out over that many threads (_bound_work)."""
+    `workers` > 1: a big run's blocks are shared out over that many threads (_bound_work).
+    `alongside`: other work of the caller's, called once (when there are pairs to bound) while those
+    threads run, on the calling thread (Python work: the blocks do not hold the interpreter lock)."""
     empty = PairBounds(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
     if not candidates or not shortages:
         return empty
@@ -106,7 +109,7 @@ def pair_bounds(
         # Rows per block: bounded by pairs (rows x shortages) and by the credit matrices (rows x skills).
         step = max(1, min(_BLOCK_PAIRS // len(near), _BLOCK_CREDITS // max(skills.width, 1)))
         work += [(block[start:start + step], near) for start in range(0, len(block), step)]
-    parts = _bound_work(work, side_c, side_s, settings, workers)
+    parts = _bound_work(work, side_c, side_s, settings, workers, alongside)
     if not parts:
         return empty
     return PairBounds(
@@ -120,19 +123,26 @@ def pair_bounds(
 _PARALLEL_PAIRS = 5_000_000
 
 
-def _bound_work(work, side_c, side_s, settings, workers: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _bound_work(work, side_c, side_s, settings, workers: int,
+                alongside=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The held pairs of every block, as (candidates, shortages, bounds) parts in any order.
 
     `workers` > 1: that many threads share the blocks out; the compiled block pass lets go of the
-    interpreter lock, so they run side by side on as many cores, reading the same arrays."""
+    interpreter lock, so they run side by side on as many cores, reading the same arrays, while the
+    calling thread does `alongside`."""
     pairs = sum(len(rows) * len(near) for rows, near in work)
     workers = min(max(workers, 1), len(work))
     if workers == 1 or pairs < _PARALLEL_PAIRS:
-        return _bound_share(work, side_c, side_s, settings)
+        parts = _bound_share(work, side_c, side_s, settings)
+        if alongside is not None:
+            alongside()
+        return parts
     # Every thread takes every workers-th block (neighbouring blocks cost alike).
     with ThreadPoolExecutor(workers, thread_name_prefix="bounds") as pool:
         shares = pool.map(lambda share: _bound_share(share, side_c, side_s, settings),
                           [work[i::workers] for i in range(workers)])
+        if alongside is not None:
+            alongside()
         return [part for share in shares for part in share]
 
 

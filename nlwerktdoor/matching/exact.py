@@ -666,11 +666,14 @@ def explain_many(candidates, shortages, T, S, G):
 
 def run_allocation(candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
                    settings: MatchSettings, streams: tuple, key_rank: np.ndarray, candidate_left: dict,
-                   shortage_left: dict, capacity: dict, exclude: frozenset) -> list[Proposal]:
+                   shortage_left: dict, capacity: dict, exclude: frozenset,
+                   tables: ExactTables | None = None) -> list[Proposal]:
     """allocate.match's greedy over the streams (stream candidates, bounds, starts, ends, shortage of
-    each stream), compiled; the proposals taken, with their explanations, in the order taken."""
+    each stream), compiled; the proposals taken, with their explanations, in the order taken.
+    `tables`: ExactTables.build of these candidates and shortages, when the caller has them."""
     stream_candidate, stream_score, starts, ends, stream_of_start = streams
-    tables = ExactTables.build(candidates, shortages, index, settings)
+    if tables is None:
+        tables = ExactTables.build(candidates, shortages, index, settings)
     scratch = _Scratch(tables)
     position = {c.key: n for n, c in enumerate(candidates)}
     shortage_position = {s.id: n for n, s in enumerate(shortages)}
