@@ -432,8 +432,8 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
 def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column,
                 link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width):
     """For the block: (local column of each asked column, -1 where the block's shortages do not ask
-    it; the best credit of each block candidate for each local column alone, block rows x local
-    columns; per block shortage and candidate, the weighted sum of those credits over the required
+    it; the best credit of each block candidate for each local column alone, local columns x block
+    rows (the pairs read a few columns each, scattered either way: no transposed copy); per block shortage and candidate, the weighted sum of those credits over the required
     skills, competences and knowledge together).
 
     A best credit is 1.0 by the same id, else the best group credit times the generic factor (if at
@@ -466,15 +466,26 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
             column = local[exact_cols[e]]
             if column >= 0:
                 best[column, a] = 1.0
+    # Four columns at a time: each pass over a row of sums reads and writes it once for four terms.
     sums = np.zeros((n_cols, n_rows), np.float32)
     for b in range(n_cols):
+        out = sums[b]
         for part in range(2):
             row = part * n_shortages + cols[b]
-            for p in range(w_ptr[row], w_ptr[row + 1]):
-                column, w = local[w_idx[p]], w_val[p]
+            p, end = w_ptr[row], w_ptr[row + 1]
+            while p + 4 <= end:
+                x1, x2 = best[local[w_idx[p]]], best[local[w_idx[p + 1]]]
+                x3, x4 = best[local[w_idx[p + 2]]], best[local[w_idx[p + 3]]]
+                v1, v2, v3, v4 = w_val[p], w_val[p + 1], w_val[p + 2], w_val[p + 3]
                 for a in range(n_rows):
-                    sums[b, a] += w * best[column, a]
-    return local, np.ascontiguousarray(best.T), sums
+                    out[a] += (v1 * x1[a] + v2 * x2[a]) + (v3 * x3[a] + v4 * x4[a])
+                p += 4
+            while p < end:
+                x1, v1 = best[local[w_idx[p]]], w_val[p]
+                for a in range(n_rows):
+                    out[a] += v1 * x1[a]
+                p += 1
+    return local, best, sums
 
 
 @compiled
@@ -483,7 +494,7 @@ def _split_sums(a, row, w_ptr, w_idx, w_val, local, best):
     by id, and of its best related credits for the others."""
     by_id = by_related = 0.0
     for p in range(w_ptr[row], w_ptr[row + 1]):
-        credit = best[a, local[w_idx[p]]]
+        credit = best[local[w_idx[p]], a]
         if credit >= 1.0:
             by_id += w_val[p]
         else:
@@ -525,7 +536,7 @@ def _reuse_cut(a, row, run_ptr, run_family, run_count, run_start, w_idx, w_val, 
         size = 0
         full = 0.0
         for q in range(run_start[k], run_start[k] + run_count[k]):
-            credit = best[a, local[w_idx[q]]]
+            credit = best[local[w_idx[q]], a]
             value = np.float64(w_val[q]) * credit if credit < 1.0 else 0.0
             if value > 0:
                 scratch[size] = value * related_factor
