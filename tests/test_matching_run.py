@@ -287,3 +287,51 @@ def test_the_engine_is_compiled_at_deploy_by_a_command(app, cli_runner, monkeypa
     assert "matching engine ready" in result.output
     assert calls == [1]  # the warm-up run went through the compiled allocation
     assert allocate.warm_up() is None  # and proposes something (it raises when it does not)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_cycle_collector_is_off_for_a_whole_run_and_back_after(db, growing, monkeypatch, fails):
+    """A run's read and store make objects that live until it ends: the collector walking them again
+    and again was a third of both (services/matching._collector_paused). Off from the read to the
+    commit, back on after, also when the run fails."""
+    import gc
+
+    from nlwerktdoor.services import notifications
+
+    make_shortage(growing)
+    make_worker()
+    seen = {}
+    read, queue = matching._live_candidates, notifications.queue_run_digests
+
+    def reading(*args, **kwargs):
+        seen["read"] = gc.isenabled()
+        return read(*args, **kwargs)
+
+    def storing(run, new_matches):
+        seen["store"] = gc.isenabled()
+        if fails:
+            raise RuntimeError("broken digests")
+        return queue(run, new_matches)
+
+    monkeypatch.setattr(matching, "_live_candidates", reading)
+    monkeypatch.setattr(notifications, "queue_run_digests", storing)
+    assert gc.isenabled()
+    if fails:
+        with pytest.raises(RuntimeError):
+            matching.run_matching()
+    else:
+        assert matching.run_matching().new_matches == 1
+    assert seen == {"read": False, "store": False}
+    assert gc.isenabled()
+
+
+def test_instant_candidates_read_with_the_cycle_collector_off(db, growing, monkeypatch):
+    import gc
+
+    shortage = make_shortage(growing)
+    make_worker()
+    seen = []
+    read = matching._live_candidates
+    monkeypatch.setattr(matching, "_live_candidates", lambda *a, **k: seen.append(gc.isenabled()) or read(*a, **k))
+    assert matching.match_shortage_now(shortage.id) == 1
+    assert seen == [False] and gc.isenabled()

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import math
 import sys
 import zlib
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -75,6 +77,11 @@ def run_matching(now: datetime | None = None, full: bool = False) -> MatchRun:
     proposed again, so a rerun adds nothing and a "no" is final. On failure nothing of the run is
     kept except a MatchRun row marked failed (written in a fresh transaction); the error is re-raised.
     """
+    with _collector_paused():
+        return _run_matching(now, full)
+
+
+def _run_matching(now: datetime | None, full: bool) -> MatchRun:
     started_at = now or utcnow()
     try:
         _lock()
@@ -153,6 +160,27 @@ def _announce_waiting(started_at: datetime, by_shortage: dict, available_from: d
     return waiting
 
 
+@contextmanager
+def _collector_paused():
+    """Python's cycle collector off for a whole run (read, match, store) or one shortage's instant
+    candidates; back as it was after.
+
+    A run makes hundreds of thousands of objects that live until it ends (the postings read, the
+    matches and the digests written), and every few hundred new objects the collector walked the
+    young ones, now and then all of them, again: at 100k x 20k that was 40% of the read and a fifth
+    of the store (read 5.3 -> 3.5-4.0 s, store 36.8 -> 27.5-29.2 s; peak RSS the same). A run
+    leaves next to nothing in reference cycles (a collection right after found 10 objects), so
+    nothing piles up meanwhile. The switch is the process's: other threads' cycles wait until the
+    run ends too (allocate.match does the same)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _return_free_memory() -> None:
     """Give the memory the engine freed back to the system (glibc's malloc_trim), so what follows
     starts from less: its big arrays were freed, but the C allocator keeps such pages for reuse
@@ -204,7 +232,11 @@ def match_shortage_now(shortage_id: int, now: datetime | None = None) -> int:
     matches wait with announced_at None). The same rules, scores and caps as a run: it is a run over
     one shortage and the candidates within its radius. Returns the number of new matches; commits.
     Nothing happens for a shortage that is not live (closed, full, or its organisation unverified)."""
-    now = now or utcnow()
+    with _collector_paused():
+        return _match_shortage_now(shortage_id, now or utcnow())
+
+
+def _match_shortage_now(shortage_id: int, now: datetime) -> int:
     if not _lock(wait=False):
         # A run is going: it (or the next, incremental one) will see this shortage as changed.
         db.session.rollback()
