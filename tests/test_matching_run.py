@@ -292,8 +292,8 @@ def test_the_engine_is_compiled_at_deploy_by_a_command(app, cli_runner, monkeypa
 @pytest.mark.parametrize("fails", [False, True])
 def test_the_cycle_collector_is_off_for_a_whole_run_and_back_after(db, growing, monkeypatch, fails):
     """A run's read and store make objects that live until it ends: the collector walking them again
-    and again was a third of both (services/matching._collector_paused). Off from the read to the
-    commit, back on after, also when the run fails."""
+    and again was a third of both (matching.collector_paused around services/matching.run_matching).
+    Off from the read to the commit, back on after, also when the run fails."""
     import gc
 
     from nlwerktdoor.services import notifications

@@ -1,5 +1,5 @@
 """The matching engine: pure functions over plain data (no Flask, no database)."""
-from .allocate import allocate_under_caps, candidate_pairs, match, warm_up
+from .allocate import allocate_under_caps, candidate_pairs, collector_paused, match, warm_up
 from .rules import distance_km, evaluate
 from .skills import SkillIndex, isco_skill_level
 from .types import CandidateIn, Changes, Explanation, MatchSettings, Proposal, ShortageIn, SkillInfo
@@ -15,6 +15,7 @@ __all__ = [
     "SkillIndex",
     "SkillInfo",
     "candidate_pairs",
+    "collector_paused",
     "distance_km",
     "evaluate",
     "isco_skill_level",

@@ -125,14 +125,15 @@ def match(
 
     `workers`: threads the bounds of a big run may use (bounds.pair_bounds); the result is the same.
     """
-    with _collector_paused():
+    with collector_paused():
         return _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes,
                       workers)
 
 
 @contextmanager
-def _collector_paused():
-    """Python's cycle collector off while the engine runs (as it was before, after). Scoring a pair
+def collector_paused():
+    """Python's cycle collector off for the duration (as it was before, after): for work that makes
+    many objects that stay until it ends. Here, while the engine runs: scoring a pair
     allocates dozens of short-lived containers, and every few hundred allocations the collector
     walks the young ones, many of which (memos, profiles) stay: a fifth to a third of the exact
     scoring went there (20k x 5k: 2.0 s -> 1.4 s without it). The engine makes no reference cycles,

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import ctypes
-import gc
 import logging
 import math
 import sys
 import zlib
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -16,7 +14,8 @@ from flask import current_app
 
 from .. import reference
 from ..extensions import db
-from ..matching import CandidateIn, Changes, MatchSettings, ShortageIn, SkillIndex, SkillInfo, isco_skill_level, match
+from ..matching import (CandidateIn, Changes, MatchSettings, ShortageIn, SkillIndex, SkillInfo, collector_paused,
+                        isco_skill_level, match)
 from ..models import Match, MatchRun, Organisation, Shortage, StaffListing, User, WorkerProfile
 from ..models.database import utcnow
 from . import privacy
@@ -77,7 +76,12 @@ def run_matching(now: datetime | None = None, full: bool = False) -> MatchRun:
     proposed again, so a rerun adds nothing and a "no" is final. On failure nothing of the run is
     kept except a MatchRun row marked failed (written in a fresh transaction); the error is re-raised.
     """
-    with _collector_paused():
+    # The cycle collector off from the read to the commit: a run reads and stores hundreds of
+    # thousands of objects that live until it ends, and the collector walking them again and again
+    # was 40% of the read and a fifth of the store at 100k x 20k (read 5.3 -> 3.5-4.0 s, store
+    # 36.8 -> 27.5-29.2 s; peak RSS the same). A run leaves next to nothing in reference cycles (a
+    # collection right after found 10 objects), so nothing piles up meanwhile.
+    with collector_paused():
         return _run_matching(now, full)
 
 
@@ -160,27 +164,6 @@ def _announce_waiting(started_at: datetime, by_shortage: dict, available_from: d
     return waiting
 
 
-@contextmanager
-def _collector_paused():
-    """Python's cycle collector off for a whole run (read, match, store) or one shortage's instant
-    candidates; back as it was after.
-
-    A run makes hundreds of thousands of objects that live until it ends (the postings read, the
-    matches and the digests written), and every few hundred new objects the collector walked the
-    young ones, now and then all of them, again: at 100k x 20k that was 40% of the read and a fifth
-    of the store (read 5.3 -> 3.5-4.0 s, store 36.8 -> 27.5-29.2 s; peak RSS the same). A run
-    leaves next to nothing in reference cycles (a collection right after found 10 objects), so
-    nothing piles up meanwhile. The switch is the process's: other threads' cycles wait until the
-    run ends too (allocate.match does the same)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _return_free_memory() -> None:
     """Give the memory the engine freed back to the system (glibc's malloc_trim), so what follows
     starts from less: its big arrays were freed, but the C allocator keeps such pages for reuse
@@ -232,7 +215,7 @@ def match_shortage_now(shortage_id: int, now: datetime | None = None) -> int:
     matches wait with announced_at None). The same rules, scores and caps as a run: it is a run over
     one shortage and the candidates within its radius. Returns the number of new matches; commits.
     Nothing happens for a shortage that is not live (closed, full, or its organisation unverified)."""
-    with _collector_paused():
+    with collector_paused():  # as run_matching
         return _match_shortage_now(shortage_id, now or utcnow())
 
 
