@@ -220,10 +220,10 @@ class _CandidateArrays(_Side):
         self.exact_owner, self.exact_cols = owner[by_id], column_of[by_id]
         holds = [[(skills.group[key], index.commonness(skill, settings)) for key in index.holds(skill)
                   if key in skills.group] for skill in distinct]
-        hold_start, _ = _csr_counts([len(h) for h in holds])
+        hold_start = _offsets([len(h) for h in holds])
         hold_group = np.array([g for h in holds for g, _ in h], np.int64)
         hold_common = np.array([a for h in holds for _, a in h], np.float64)
-        skill_start, _ = _csr_counts(owner_counts)
+        skill_start = _offsets(owner_counts)
         self.exact_ptr = np.searchsorted(self.exact_owner, np.arange(n + 1), side="left")
         # Per candidate: each group with the least commonness it holds there, and how many skills it
         # holds per family of the asked columns (the reuse limit applies per covering skill).
@@ -433,8 +433,9 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                 link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width):
     """For the block: (local column of each asked column, -1 where the block's shortages do not ask
     it; the best credit of each block candidate for each local column alone, local columns x block
-    rows (the pairs read a few columns each, scattered either way: no transposed copy); per block shortage and candidate, the weighted sum of those credits over the required
-    skills, competences and knowledge together).
+    rows (the pairs read a few columns each, scattered either way: no transposed copy); per block
+    shortage and candidate, the weighted sum of those credits over the required skills, competences
+    and knowledge together).
 
     A best credit is 1.0 by the same id, else the best group credit times the generic factor (if at
     least min_related), in float32: a related credit never reaches 1.0 (MAX_RELATED_CREDIT), so 1.0
@@ -669,12 +670,11 @@ def _reuse_limit_applies(settings: MatchSettings) -> bool:
             and settings.credits_never_rise)
 
 
-def _csr_counts(counts) -> tuple[np.ndarray, np.ndarray]:
-    """(start offsets, counts as an array) of a list of counts."""
-    counts = np.asarray(counts, np.int64)
+def _offsets(counts) -> np.ndarray:
+    """Where each of consecutive runs of these lengths starts, and the end (CSR offsets)."""
     start = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(counts, out=start[1:])
-    return start, counts
+    np.cumsum(np.asarray(counts, np.int64), out=start[1:])
+    return start
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

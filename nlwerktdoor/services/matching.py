@@ -78,9 +78,9 @@ def run_matching(now: datetime | None = None, full: bool = False) -> MatchRun:
     """
     # The cycle collector off from the read to the commit: a run reads and stores hundreds of
     # thousands of objects that live until it ends, and the collector walking them again and again
-    # was 40% of the read and a fifth of the store at 100k x 20k (read 5.3 -> 3.5-4.0 s, store
-    # 36.8 -> 27.5-29.2 s; peak RSS the same). A run leaves next to nothing in reference cycles (a
-    # collection right after found 10 objects), so nothing piles up meanwhile.
+    # was a third of the read and a fifth of the store at 100k x 20k (bench/README.md, "A fifth
+    # session"; peak RSS the same). A run leaves next to nothing in reference cycles (a collection
+    # right after found 10 objects), so nothing piles up meanwhile.
     with collector_paused():
         return _run_matching(now, full)
 
