@@ -6,6 +6,8 @@ from contextvars import ContextVar
 from flask import Flask, g, has_app_context, has_request_context, request, session
 from flask_babel import force_locale, get_locale, get_translations
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from .extensions import babel
 
@@ -38,6 +40,27 @@ def init_app(app: Flask) -> None:
         npgettext=lambda c, s, p, n: (_FIXED.get() or _catalog()).unpgettext(c, s, p, n),
         newstyle=True,
     )
+    # `_()` straight to the catalog: Jinja's alias looks `gettext` up and calls it through the
+    # template context twice (~4 us a string); the same newstyle rules in one call, with the catalog
+    # looked up once per render (a page asks for some seventy strings).
+    app.jinja_env.globals["_"] = _template_gettext
+    app.context_processor(lambda: {_RENDER_CATALOG: _FIXED.get() or _catalog()})
+
+
+# The name under which a render's template context holds its catalog.
+_RENDER_CATALOG = "_nlwerktdoor_catalog"
+
+
+@pass_context
+def _template_gettext(context, string: str, **variables) -> str:
+    """`_("...", name=value)` in a template, as Jinja's newstyle gettext does it: the translation is
+    always a format string, and in an HTML template it is markup whose variables are escaped. The
+    catalog is the render's (a macro imported without context looks it up itself)."""
+    catalog = context.get(_RENDER_CATALOG) or _FIXED.get() or _catalog()
+    translated = catalog.ugettext(string)
+    if context.eval_ctx.autoescape:
+        translated = Markup(translated)
+    return translated % variables
 
 
 # The catalog fixed for a stretch of rendering (catalog_fixed), else None: the current one.

@@ -158,11 +158,36 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 @lru_cache(maxsize=1024)
 def places_within(pc4: str, radius_km: float) -> dict[str, float]:
     """Every PC4 whose centroid lies within `radius_km` of this one's, with its distance in km,
-    nearest first (equal distances by PC4). Cached per (pc4, radius) as searches repeat; a new one
+    nearest first (equal distances by PC4). Cached per (pc4, radius) as searches repeat."""
+    near = nearest_places(pc4, radius_km)
+    codes = place_codes()
+    return {codes[i]: km for i, km in zip(near.positions.tolist(), near.km.tolist())}
+
+
+@dataclass(frozen=True)
+class NearestPlaces:
+    """The PC4 areas within a radius, nearest first (equal distances by PC4), as arrays: their
+    positions in `place_codes()` and their distances in km. Arrays, so that a caller that needs a
+    figure over all of them (the public search: how many shortages in the radius) never builds a
+    Python object per area: at 50 km that is some 1,500 areas, and the dict of `places_within` cost
+    more than the search's query."""
+
+    positions: np.ndarray  # int64, into place_codes()
+    km: np.ndarray  # float64
+
+
+def place_codes() -> tuple[str, ...]:
+    """Every PC4 code, in the order NearestPlaces.positions refer to (by latitude)."""
+    return _places_by_latitude().codes
+
+
+@lru_cache(maxsize=4096)
+def nearest_places(pc4: str, radius_km: float) -> NearestPlaces:
+    """The PC4 areas whose centroid lies within `radius_km` of this one's (see NearestPlaces). It
     looks only at the centroids in the latitude band of the radius (a bisection), all at once."""
     origin = places().get(pc4)
     if origin is None:
-        return {}
+        return NearestPlaces(np.zeros(0, np.int64), np.zeros(0))
     band = _places_by_latitude()
     # One degree of latitude is ~111.2 km: 111.0 makes the band a little wider, never narrower.
     dlat = radius_km / 111.0
@@ -174,13 +199,16 @@ def places_within(pc4: str, radius_km: float) -> dict[str, float]:
     distance = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
     inside = np.flatnonzero(distance <= radius_km)
     inside = inside[np.lexsort((band.code_rank[lo:hi][inside], distance[inside]))]
-    return {band.places[lo + i].pc4: float(distance[i]) for i in inside.tolist()}
+    near = NearestPlaces(inside + lo, distance[inside])
+    near.positions.flags.writeable = near.km.flags.writeable = False  # shared by every caller (cached)
+    return near
 
 
 @dataclass(frozen=True)
 class _LatitudeBand:
     latitudes: list[float]  # ascending
     places: list[Place]  # in that order
+    codes: tuple[str, ...]  # their PC4 codes
     phi: np.ndarray  # their latitude and longitude in radians
     lam: np.ndarray
     code_rank: np.ndarray  # the PC4's rank among all PC4s: ties in distance break on it
@@ -191,7 +219,7 @@ def _places_by_latitude() -> _LatitudeBand:
     ordered = sorted(places().values(), key=lambda p: (p.lat, p.pc4))
     rank = {code: n for n, code in enumerate(sorted(places()))}
     return _LatitudeBand(
-        latitudes=[p.lat for p in ordered], places=ordered,
+        latitudes=[p.lat for p in ordered], places=ordered, codes=tuple(p.pc4 for p in ordered),
         phi=np.radians([p.lat for p in ordered]), lam=np.radians([p.lon for p in ordered]),
         code_rank=np.array([rank[p.pc4] for p in ordered], np.int64),
     )

@@ -306,6 +306,32 @@ def test_public_list_paginates_newest_first(client, app, db):
     assert "Pagina 2 van 2" in second_page
 
 
+@pytest.mark.parametrize("per_page", [1, 3, 7, 20])
+def test_public_search_pages_span_areas_as_one_list_nearest_first(app, db, per_page):
+    """Every page of a postcode search, read in one statement for the areas it spans, is that page of
+    the whole list: areas nearest first (equal distances by PC4), within an area newest first."""
+    from nlwerktdoor.services import shortages
+
+    care = make_organisation(side="growing")
+    hidden = make_organisation(side="growing", verified=False)
+    near = reference.places_within("3511", 15)
+    areas = list(near)[:9]
+    made = []
+    for n, area in enumerate(areas):
+        for _ in range((0, 1, 5, 2, 12, 1, 0, 3, 8)[n]):
+            made.append(make_shortage(care, title=f"In {area}", pc4=area))
+        make_shortage(care, title="Gesloten", pc4=area, status="closed")
+        make_shortage(hidden, title="Ongeverifieerd", pc4=area)
+    expected = [s.id for s in sorted(made, key=lambda s: (areas.index(s.pc4), -s.id))]
+    seen = []
+    for number in range(1, math.ceil(len(expected) / per_page) + 1):
+        page = shortages.public_shortages(pc4="3511", radius_km=15, page=number, per_page=per_page)
+        assert page.total == len(expected) and page.page == number
+        assert [s.distance_km for s in page.items] == pytest.approx([near[s.pc4] for s in page.items])
+        seen += [s.id for s in page.items]
+    assert seen == expected
+
+
 def test_public_search_counts_once_per_interval_but_lists_live(public_data, client, app, db):
     """With PUBLIC_COUNTS_SECONDS set (production), the counts per postcode area are cached: a search
     does not count again, so a new shortage joins the total only after the interval, while the

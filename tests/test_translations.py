@@ -223,3 +223,22 @@ def test_email_in_english(app):
     assert "The link is valid for 2 days and works only once." in body
     html_body = html.unescape(message.get_body(("html",)).get_content())
     assert "Hello Sam," in html_body
+
+
+def test_template_strings_follow_jinjas_newstyle_rules_with_the_renders_catalog(app):
+    """`_()` in templates (i18n._template_gettext) keeps Jinja's newstyle rules: always a format
+    string, variables escaped in HTML and left as they are in text. Its catalog is the one of the
+    render, taken when the render starts, so a template rendered under force_locale inside a Dutch
+    request speaks the forced language."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    template = '{{ _("Start %(date)s", date=when) }} {{ _("Inloggen") }} {{ _("100%% klaar") }}'
+    with app.test_request_context("/?lang=nl"):
+        assert render_template_string(template, when="<b>") == "Start &lt;b&gt; Inloggen 100% klaar"
+        assert app.jinja_env.from_string(template).render(when="<b>") == "Start &lt;b&gt; Inloggen 100% klaar"
+        text = app.jinja_env.overlay(autoescape=False).from_string(template)
+        assert text.render(when="<b>") == "Start <b> Inloggen 100% klaar"
+        with force_locale("en"):
+            assert render_template_string('{{ _("Inloggen") }}') == "Log in"
+        assert render_template_string('{{ _("Inloggen") }}') == "Inloggen"
