@@ -110,8 +110,10 @@ class Config:
     CACHE_KEY_PREFIX = "nlwerktdoor:"
     PUBLIC_COUNTS_SECONDS = int(os.environ.get("PUBLIC_COUNTS_SECONDS", "30"))
     # The rendered public search page for anonymous visitors, per language and query (caching.py):
-    # a closed or new shortage shows there within this many seconds.
-    PUBLIC_PAGE_SECONDS = int(os.environ.get("PUBLIC_PAGE_SECONDS", "10"))
+    # a closed or new shortage shows there within this many seconds. As long as the counts it shows
+    # may lag (PUBLIC_COUNTS_SECONDS): with a postcode of the whole country a search is rarely asked
+    # twice within 10 s, and at 30 s about half the searches find the page kept (bench/README.md).
+    PUBLIC_PAGE_SECONDS = int(os.environ.get("PUBLIC_PAGE_SECONDS", "30"))
     # Accounts (nlwerktdoor/services/accounts.py). Login: per client address every attempt counts;
     # per account only failed attempts count, so a stranger cannot lock a person out for long.
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "10 per minute; 100 per hour")

@@ -225,11 +225,29 @@ def capacity(host: str, connections: int, seconds: int, threads: int = 2) -> Non
         '  return wrk.format("GET", "/tekorten/?postcode=" .. areas[math.random(#areas)] .. "&radius=" .. radii[math.random(#radii)])\n'
         "end\n"
     )
+    before = _cache_lookups()
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
         subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name, host],
                        check=True)
+    after = _cache_lookups()
+    if before and after:
+        hits, misses = after[0] - before[0], after[1] - before[1]
+        print(f"page cache (Redis lookups during the run, whole server): {hits} hits, {misses} misses, "
+              f"{100 * hits / max(hits + misses, 1):.0f}% hits")
+
+
+def _cache_lookups() -> tuple[int, int] | None:
+    """Redis's own count of lookups that found a key and that did not (the served app's page cache is
+    what the searches look up), or None without Redis."""
+    try:
+        import redis
+
+        stats = redis.Redis.from_url(os.environ.get("CACHE_REDIS_URL", "redis://127.0.0.1:6379/1")).info("stats")
+    except Exception:  # noqa: BLE001 — the figure is extra; the benchmark runs without it
+        return None
+    return int(stats["keyspace_hits"]), int(stats["keyspace_misses"])
 
 
 def report(stats, elapsed: float, users: int, matcher=None) -> None:

@@ -172,7 +172,7 @@ class NearestPlaces:
     Python object per area: at 50 km that is some 1,500 areas, and the dict of `places_within` cost
     more than the search's query."""
 
-    positions: np.ndarray  # int64, into place_codes()
+    positions: np.ndarray  # int32, into place_codes()
     km: np.ndarray  # float64
 
 
@@ -181,13 +181,13 @@ def place_codes() -> tuple[str, ...]:
     return _places_by_latitude().codes
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)  # ~6 kB each on average (10-50 km): some 12 MB per process
 def nearest_places(pc4: str, radius_km: float) -> NearestPlaces:
     """The PC4 areas whose centroid lies within `radius_km` of this one's (see NearestPlaces). It
     looks only at the centroids in the latitude band of the radius (a bisection), all at once."""
     origin = places().get(pc4)
     if origin is None:
-        return NearestPlaces(np.zeros(0, np.int64), np.zeros(0))
+        return NearestPlaces(np.zeros(0, np.int32), np.zeros(0))
     band = _places_by_latitude()
     # One degree of latitude is ~111.2 km: 111.0 makes the band a little wider, never narrower.
     dlat = radius_km / 111.0
@@ -199,7 +199,7 @@ def nearest_places(pc4: str, radius_km: float) -> NearestPlaces:
     distance = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
     inside = np.flatnonzero(distance <= radius_km)
     inside = inside[np.lexsort((band.code_rank[lo:hi][inside], distance[inside]))]
-    near = NearestPlaces(inside + lo, distance[inside])
+    near = NearestPlaces((inside + lo).astype(np.int32), distance[inside])
     near.positions.flags.writeable = near.km.flags.writeable = False  # shared by every caller (cached)
     return near
 
