@@ -227,9 +227,11 @@ def test_email_in_english(app):
 
 def test_template_strings_follow_jinjas_newstyle_rules_with_the_renders_catalog(app):
     """`_()` in templates (i18n._template_gettext) keeps Jinja's newstyle rules: always a format
-    string, variables escaped in HTML and left as they are in text. Its catalog is the one of the
-    render, taken when the render starts, so a template rendered under force_locale inside a Dutch
-    request speaks the forced language."""
+    string, variables escaped in HTML and left as they are in text. Its catalog (and the language of
+    the date filter) is the one of the render, taken when the render starts, so a template rendered
+    under force_locale inside a Dutch request speaks the forced language."""
+    from datetime import date
+
     from flask import render_template_string
     from flask_babel import force_locale
 
@@ -239,6 +241,7 @@ def test_template_strings_follow_jinjas_newstyle_rules_with_the_renders_catalog(
         assert app.jinja_env.from_string(template).render(when="<b>") == "Start &lt;b&gt; Inloggen 100% klaar"
         text = app.jinja_env.overlay(autoescape=False).from_string(template)
         assert text.render(when="<b>") == "Start <b> Inloggen 100% klaar"
+        dated = '{{ _("Inloggen") }} {{ day | date }} {{ current_locale() }}'
         with force_locale("en"):
-            assert render_template_string('{{ _("Inloggen") }}') == "Log in"
-        assert render_template_string('{{ _("Inloggen") }}') == "Inloggen"
+            assert render_template_string(dated, day=date(2026, 3, 9)) == "Log in 2026-03-09 en"
+        assert render_template_string(dated, day=date(2026, 3, 9)) == "Inloggen 09-03-2026 nl"
