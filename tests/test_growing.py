@@ -567,8 +567,8 @@ def test_instant_candidates_keep_the_caps_of_a_run(app, employer, login_as, clie
 def test_the_candidates_are_read_with_a_plan_for_every_row_in_that_transaction_only(db):
     """PostgreSQL plans a streamed read (a server-side cursor) for its first tenth of rows unless
     told otherwise; the engine reads every row, so the read asks for the plan that is fastest for
-    all of them (at 2.4 million workers: instant candidates 12.2 -> 7.8 s median) — and only for
-    its own transaction."""
+    all of them (at 2.4 million workers: instant candidates 12.2 -> 7.8 s median), with the memory
+    to keep its bitmap exact and its join in memory — and only for its own transaction."""
     from nlwerktdoor.models.database import utcnow
     from nlwerktdoor.services import matching as service
 
@@ -577,7 +577,10 @@ def test_the_candidates_are_read_with_a_plan_for_every_row_in_that_transaction_o
     make_worker(occupation="healthcare assistant", pc4="3512")
     db.session.commit()
     default = db.session.scalar(sa.text("SHOW cursor_tuple_fraction"))
+    default_memory = db.session.scalar(sa.text("SHOW work_mem"))
     assert [c.key.split(":")[0] for c in service._live_candidates(utcnow())] == ["worker"]
     assert db.session.scalar(sa.text("SHOW cursor_tuple_fraction")) == "1"
+    assert db.session.scalar(sa.text("SHOW work_mem")) == service._READ_WORK_MEM
     db.session.commit()
     assert db.session.scalar(sa.text("SHOW cursor_tuple_fraction")) == default != "1"
+    assert db.session.scalar(sa.text("SHOW work_mem")) == default_memory != service._READ_WORK_MEM
