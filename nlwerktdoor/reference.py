@@ -207,8 +207,7 @@ def nearest_places(pc4: str, radius_km: float) -> NearestPlaces:
 @dataclass(frozen=True)
 class _LatitudeBand:
     latitudes: list[float]  # ascending
-    places: list[Place]  # in that order
-    codes: tuple[str, ...]  # their PC4 codes
+    codes: tuple[str, ...]  # their PC4 codes, in that order
     phi: np.ndarray  # their latitude and longitude in radians
     lam: np.ndarray
     code_rank: np.ndarray  # the PC4's rank among all PC4s: ties in distance break on it
@@ -219,7 +218,7 @@ def _places_by_latitude() -> _LatitudeBand:
     ordered = sorted(places().values(), key=lambda p: (p.lat, p.pc4))
     rank = {code: n for n, code in enumerate(sorted(places()))}
     return _LatitudeBand(
-        latitudes=[p.lat for p in ordered], places=ordered, codes=tuple(p.pc4 for p in ordered),
+        latitudes=[p.lat for p in ordered], codes=tuple(p.pc4 for p in ordered),
         phi=np.radians([p.lat for p in ordered]), lam=np.radians([p.lon for p in ordered]),
         code_rank=np.array([rank[p.pc4] for p in ordered], np.int64),
     )

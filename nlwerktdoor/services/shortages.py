@@ -354,9 +354,8 @@ def _public_query_of(by_sector: bool):
 def _public_newest(by_sector: bool) -> sa.Select:
     """Every open shortage, newest first, a page at a time (parameters: sector, skip, take). Built
     once: the busiest page then spends nothing on building it, and SQLAlchemy reuses its compiled form."""
-    take = sa.bindparam("take", type_=sa.Integer)
     return (_public_query_of(by_sector).order_by(Shortage.created_at.desc(), Shortage.id.desc())
-            .offset(sa.bindparam("skip", type_=sa.Integer)).limit(take))
+            .offset(sa.bindparam("skip", type_=sa.Integer)).limit(sa.bindparam("take", type_=sa.Integer)))
 
 
 @lru_cache(maxsize=2 * (PUBLIC_PER_PAGE + 1))
