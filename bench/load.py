@@ -5,7 +5,7 @@ endpoint. A benchmark, run on demand; nothing here is asserted in the test suite
 Needs the `bench` extra (`pip install -e '.[bench]'`: gunicorn and locust). See bench/README.md.
 
     python bench/load.py fill  --database postgresql+psycopg://postgres@127.0.0.1:5432/bench --shortages 300000
-    python bench/load.py serve --database … --workers 4            # gunicorn on 127.0.0.1:8000 (blocks)
+    python bench/load.py serve --database …                        # gunicorn on 127.0.0.1:8000 (blocks)
     python bench/load.py run   --users 200 --seconds 60 [--with-matching --database …]
     python bench/load.py all   --database … --shortages 300000 --users 200 --seconds 60   # fill + serve + run
     python bench/load.py capacity --users 50 --seconds 30       # searches only, wrk, no pause between requests
@@ -58,13 +58,18 @@ def fill(database_url: str, shortages: int, seed: int = 2020) -> None:
               f"in {report.seconds:.1f} s", flush=True)
 
 
-def serve(database_url: str, workers: int, port: int = 8000) -> subprocess.Popen:
+def serve(database_url: str, workers: int | None, threads: int | None = None, worker_class: str | None = None,
+          port: int = 8000) -> subprocess.Popen:
+    """gunicorn with the deployment's settings (gunicorn.conf.py), without the access log; `workers`,
+    `threads`, `worker_class` (e.g. sync) override them."""
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING",
-           "SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS": "0"}
+           "SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS": "0", "ACCESS_LOG": ""}
+    overrides = [*(["--workers", str(workers)] if workers else []), *(["--threads", str(threads)] if threads else []),
+                 *(["--worker-class", worker_class] if worker_class else [])]
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-         "--pythonpath", f"{ROOT},{ROOT / 'bench'}", "--log-level", "warning", "--backlog", "2048",
-         "served_app:create_bench_app()"],
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), *overrides,
+         "--bind", f"127.0.0.1:{port}", "--pythonpath", f"{ROOT},{ROOT / 'bench'}", "--log-level", "warning",
+         "--backlog", "2048", "served_app:create_bench_app()"],
         cwd=ROOT, env=env,
     )
 
@@ -277,7 +282,9 @@ def main() -> None:
     parser.add_argument("command", choices=["fill", "serve", "run", "all", "capacity"])
     parser.add_argument("--database", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--shortages", type=int, default=300_000)
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2)
+    parser.add_argument("--workers", type=int, help="serve: gunicorn processes (default: gunicorn.conf.py's)")
+    parser.add_argument("--threads", type=int, help="serve: threads per process (default: gunicorn.conf.py's)")
+    parser.add_argument("--worker-class", help="serve: e.g. sync, to compare (default: gunicorn.conf.py's, gthread)")
     parser.add_argument("--host", default="http://127.0.0.1:8000")
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=60)
@@ -287,13 +294,13 @@ def main() -> None:
     if args.command in ("fill", "all"):
         fill(args.database, args.shortages)
     if args.command == "serve":
-        serve(args.database, args.workers).wait()
+        serve(args.database, args.workers, args.threads, args.worker_class).wait()
     if args.command == "capacity":
         capacity(args.host, args.users, args.seconds)
     if args.command == "run":
         run(args.host, args.users, args.seconds, args.spawn_rate, args.database if args.with_matching else None)
     if args.command == "all":
-        server = serve(args.database, args.workers)
+        server = serve(args.database, args.workers, args.threads, args.worker_class)
         try:
             time.sleep(4)
             run(args.host, args.users, args.seconds, args.spawn_rate, args.database if args.with_matching else None)
