@@ -395,3 +395,37 @@ def test_scores_are_rounded_to_six_decimals_as_python_rounds():
     odd = [x for x in near.tolist() if _round6(x) != round(x, 6)]
     assert odd == []
     assert any(x * 1e6 - np.floor(x * 1e6) == 0.5 and round(x, 6) != np.rint(x * 1e6) / 1e6 for x in near.tolist())
+
+
+def _destination(lat, lon, km, bearing_deg):
+    """The point `km` from (lat, lon) along the great circle leaving at `bearing_deg` (R = 6371.0088 km)."""
+    delta, theta, phi = km / 6371.0088, math.radians(bearing_deg), math.radians(lat)
+    phi2 = math.asin(math.sin(phi) * math.cos(delta) + math.cos(phi) * math.sin(delta) * math.cos(theta))
+    lam = math.atan2(math.sin(theta) * math.sin(delta) * math.cos(phi), math.cos(delta) - math.sin(phi) * math.sin(phi2))
+    return math.degrees(phi2), lon + math.degrees(lam)
+
+
+def test_a_shortage_reaching_a_block_only_by_its_own_smaller_radius_is_still_bounded():
+    """A block's shortages are those whose own radius (and the block's) reaches its box: a shortage
+    with a small radius just within reach of one candidate of a wide-travelling block keeps that pair,
+    in every direction and at every latitude of the country."""
+    from nlwerktdoor.matching.bounds import pair_bounds
+
+    rnd = random.Random(7)
+    settings = replace(MatchSettings(), min_coverage=0.0, min_coverage_with_training=0.0)
+    cands, shorts, expected = [], [], set()
+    for i in range(300):
+        lat, lon = rnd.uniform(*LAT), rnd.uniform(*LON)
+        radius = rnd.choice([5, 10, 20, 35])
+        inside = i % 3 != 0
+        km = radius * (1 - 1e-7) if inside else radius * (1 + 1e-3)
+        s_lat, s_lon = _destination(lat, lon, km, rnd.uniform(0, 360))
+        cands.append(CandidateIn(f"worker:{i}", lat, lon, 80, frozenset({"s1"}), frozenset(), frozenset(), START))
+        shorts.append(ShortageIn(i, "care", s_lat, s_lon, radius, ("s1",), (), frozenset(), START))
+        if inside:
+            assert haversine(lat, lon, s_lat, s_lon) <= radius
+            expected.add((i, i))
+    found = pair_bounds(cands, shorts, INDEX, settings)
+    held = set(zip(found.candidate.tolist(), found.shortage.tolist()))
+    assert expected <= held
+    assert not any(c == s for c, s in held - expected)  # the pairs just out of reach are turned away
