@@ -505,6 +505,38 @@ def test_instant_candidates_read_only_those_whose_own_radius_reaches(employer, l
     assert {m.worker_id for m in db.session.scalars(sa.select(Match))} == {reaches.id}
 
 
+def test_instant_candidates_read_only_those_the_shortages_rules_let_through(employer, login_as, client, db):
+    """Posting reads the candidates who are available in time, hold the certificates asked and wish
+    the shortage's sector or any (services/matching._fits_logistics); the others are not even read
+    (availability on every database; certificates and wishes, JSON lists, on PostgreSQL, the engine
+    turns them away elsewhere). Who is matched does not change."""
+    from nlwerktdoor.matching import MatchSettings, ShortageIn
+    from nlwerktdoor.services import matching
+
+    care = dict(occupation="healthcare assistant", pc4="3512")
+    fits = make_worker(**care, certificates=["VOG", "BHV"], desired_sectors=["logistics", "care"])
+    any_sector = make_worker(**care, certificates=["VOG"])
+    no_vog = make_worker(**care, certificates=["BHV"])
+    other_sector = make_worker(**care, certificates=["VOG"], desired_sectors=["logistics"])
+    too_late = make_worker(**care, certificates=["VOG"], available_from=date(2027, 3, 1))
+    listing = make_listing(make_employer(side="shrinking").organisation, **care, certificates=["VOG"])
+    listing_no_vog = make_listing(make_employer(side="shrinking").organisation, **care, certificates=[])
+    shortage = ShortageIn(0, "care", 52.09, 5.12, 20, ("x",), (), frozenset({"VOG"}), date(2026, 12, 1))
+    read = {c.key for c in matching._live_candidates(datetime.now(timezone.utc), near=reference.places_within("3511", 20),
+                                                     fitting=(shortage, MatchSettings()))}
+    fitting = {f"worker:{fits.id}", f"worker:{any_sector.id}", f"listing:{listing.id}"}
+    assert fitting <= read and f"worker:{too_late.id}" not in read
+    if db.engine.dialect.name == "postgresql":
+        assert read == fitting
+    else:
+        assert read == fitting | {f"worker:{w.id}" for w in (no_vog, other_sector)} | {f"listing:{listing_no_vog.id}"}
+
+    login_as(employer)
+    post_new_shortage(client)  # care, VOG asked, start 2026-12-01, 20 km from 3511
+    matched = {(m.worker_id, m.listing_id) for m in db.session.scalars(sa.select(Match))}
+    assert matched == {(fits.id, None), (any_sector.id, None), (None, listing.id)}
+
+
 def test_an_instant_match_is_not_announced_to_a_worker_who_withdrew_since(employer, login_as, client, db):
     from nlwerktdoor.models import OutgoingEmail
     from nlwerktdoor.services import matching

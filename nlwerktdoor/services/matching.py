@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import JSONB
 
 from .. import reference
 from ..extensions import db
@@ -229,9 +230,10 @@ def _match_shortage_now(shortage_id: int, now: datetime) -> int:
         db.session.rollback()
         return 0
     nearby = reference.places_within(db.session.get(Shortage, shortage_id).pc4, shortage.max_distance_km)
-    candidates = _live_candidates(now, near=nearby)
+    settings = match_settings()
+    candidates = _live_candidates(now, near=nearby, fitting=(shortage, settings))
     exclude, shortage_load, candidate_load = _earlier_matches(shortage.id, list(nearby))
-    proposals = match(candidates, [shortage], skill_index_from_reference(), match_settings(), exclude=exclude,
+    proposals = match(candidates, [shortage], skill_index_from_reference(), settings, exclude=exclude,
                       shortage_load=shortage_load, candidate_load=candidate_load)
     available_from = {c.key: c.available_from for c in candidates}
     _insert_matches(proposals, {shortage.id: shortage}, available_from, created_at=now)
@@ -357,11 +359,13 @@ def _live_shortages(*where) -> list[ShortageIn]:
     return result
 
 
-def _live_candidates(now: datetime, near: dict[str, float] | None = None) -> list[CandidateIn]:
+def _live_candidates(now: datetime, near: dict[str, float] | None = None,
+                     fitting: tuple[ShortageIn, MatchSettings] | None = None) -> list[CandidateIn]:
     """Live workers and listings; with `near` (PC4 area -> km from one shortage), only those in
-    these areas whose own radius reaches that far (_within_reach). In no particular order: the
-    engine's result does not depend on it, and sorting the rows (with their skill lists) by id
-    spilled to disk at national size."""
+    these areas whose own radius reaches that far (_within_reach); with `fitting` (that shortage and
+    the settings), only those its rules of availability, certificates and sector wish let through
+    (_fits_logistics). In no particular order: the engine's result does not depend on it, and
+    sorting the rows (with their skill lists) by id spilled to disk at national size."""
     _plan_for_every_row()
     candidates = []
     workers = (
@@ -370,7 +374,8 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None) -> lis
         .where(WorkerProfile.status == "active", WorkerProfile.consent_at.is_not(None), User.active.is_(True),
                # consent to an older text does not count: the worker is asked again (services/privacy.py)
                WorkerProfile.consent_version.in_(privacy.accepted_consent_versions()),
-               *([_within_reach(WorkerProfile, near)] if near is not None else []))
+               *([_within_reach(WorkerProfile, near)] if near is not None else []),
+               *(_fits_logistics(WorkerProfile, *fitting, wishes=True) if fitting is not None else []))
         .execution_options(yield_per=_READ_BATCH)
     )
     for worker in db.session.execute(workers):
@@ -386,6 +391,7 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None) -> lis
             # A listing whose people are no longer available has nobody left to offer.
             sa.or_(StaffListing.available_until.is_(None), StaffListing.available_until >= now.date()),
             *([_within_reach(StaffListing, near)] if near is not None else []),
+            *(_fits_logistics(StaffListing, *fitting, wishes=False) if fitting is not None else []),
         )
         .execution_options(yield_per=_READ_BATCH)
     )
@@ -413,6 +419,24 @@ def _within_reach(model, near: dict[str, float]):
     if not by_km:
         return sa.false()
     return sa.or_(*(sa.and_(model.pc4.in_(areas), model.max_distance_km >= km) for km, areas in sorted(by_km.items())))
+
+
+def _fits_logistics(model, shortage: ShortageIn, settings: MatchSettings, wishes: bool) -> list:
+    """SQL: the hard rules of rules.passes_logistics that a posting can be read by, for one shortage:
+    available in time, holding every certificate it asks, and (a worker) wishing its sector or
+    any. The engine checks them again; reading only these rows is what makes instant candidates
+    faster (at 100k x 20k the certificates and sector wishes turn away over half the pairs that
+    are close enough). The certificates and wishes are JSON lists: checked on PostgreSQL (jsonb
+    containment), left to the engine on SQLite."""
+    rules = [model.available_from <= shortage.start_date + timedelta(days=settings.availability_grace_days)]
+    if db.session.get_bind().dialect.name != "postgresql":
+        return rules
+    if shortage.certificates:
+        rules.append(sa.cast(model.certificates, JSONB).contains(sorted(shortage.certificates)))
+    if wishes:
+        wished = sa.cast(model.desired_sectors, JSONB)
+        rules.append(sa.or_(wished == sa.cast(sa.literal("[]"), JSONB), wished.contains([shortage.sector])))
+    return rules
 
 
 def _candidate_in(key: str, source, desired_sectors, capacity: int) -> CandidateIn | None:
