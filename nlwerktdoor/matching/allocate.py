@@ -153,12 +153,20 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
     candidate_left, shortage_left, capacity = _room(candidates, shortages, settings, shortage_load, candidate_load)
     candidates = [c for c in candidates if candidate_left[c.key] > 0]
     shortages = [s for s in shortages if shortage_left[s.id] > 0]
-    # The exact scoring's tables are Python work: built while the bounds' compiled blocks run.
+    # The exact scoring's tables are Python work: built while the bounds' compiled blocks run in threads.
     built: list[ExactTables] = []
     bounds = pair_bounds(candidates, shortages, index, settings, changes, workers,
                          alongside=lambda: built.append(ExactTables.build(candidates, shortages, index, settings)))
     if not len(bounds):
         return []
+    if not built:
+        # The blocks ran on this thread: the tables are built afterwards, for the candidates the bounds
+        # held only. A shortage posted in a city reads 150,000 candidates and holds a few thousand
+        # (instant candidates at national size: the tables of all of them took a second).
+        held = np.unique(bounds.candidate)
+        if len(held) < len(candidates):
+            candidates = [candidates[n] for n in held.tolist()]
+            bounds.candidate = np.searchsorted(held, bounds.candidate).astype(np.int32)
     # Streams: pairs by shortage, then bound (highest first), then candidate key (as the ranking).
     key_rank = np.empty(len(candidates), np.int64)
     key_rank[sorted(range(len(candidates)), key=lambda n: candidates[n].key)] = np.arange(len(candidates))

@@ -89,8 +89,9 @@ def pair_bounds(
     """Every pair that could pass the hard rules (with `changes`: only pairs with a changed side).
 
     `workers` > 1: a big run's blocks are shared out over that many threads (_bound_work).
-    `alongside`: other work of the caller's, called once (when there are pairs to bound) while those
-    threads run, on the calling thread (Python work: the blocks do not hold the interpreter lock)."""
+    `alongside`: other work of the caller's, called once while those threads run, on the calling
+    thread (Python work: the blocks do not hold the interpreter lock). Not called when the blocks
+    run on the calling thread (a small run, or one worker): then the caller does it afterwards."""
     empty = PairBounds(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
     if not candidates or not shortages:
         return empty
@@ -133,10 +134,7 @@ def _bound_work(work, side_c, side_s, settings, workers: int,
     pairs = sum(len(rows) * len(near) for rows, near in work)
     workers = min(max(workers, 1), len(work))
     if workers == 1 or pairs < _PARALLEL_PAIRS:
-        parts = _bound_share(work, side_c, side_s, settings)
-        if alongside is not None:
-            alongside()
-        return parts
+        return _bound_share(work, side_c, side_s, settings)
     # Every thread takes every workers-th block (neighbouring blocks cost alike).
     with ThreadPoolExecutor(workers, thread_name_prefix="bounds") as pool:
         shares = pool.map(lambda share: _bound_share(share, side_c, side_s, settings),
