@@ -1,5 +1,6 @@
 """Small factories for tests: each makes one valid object and commits it."""
 import itertools
+import socket
 from datetime import date, datetime, timezone
 
 from nlwerktdoor import reference
@@ -123,3 +124,10 @@ def make_worker(occupation="flight attendant", user=None, **kw) -> WorkerProfile
     db.session.add(profile)
     db.session.commit()
     return profile
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (for the servers tests start: SMTP, gunicorn)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -5,12 +5,13 @@ is that links are followed from the emails as the SMTP server received them.
 """
 import email
 import re
-import socket
 from datetime import date, timedelta
 from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from tests.factories import free_port
 
 SHORTAGE_TITLE_CARE = "Zorghulp thuiszorg Amsterdam"
 SHORTAGE_TITLE_WAREHOUSE = "Magazijnmedewerker Groningen"
@@ -32,11 +33,6 @@ class Collector:
         self.messages.append((list(envelope.rcpt_tos), message))
         return "250 OK"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

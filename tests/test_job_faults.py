@@ -17,7 +17,6 @@ import email
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -32,7 +31,7 @@ import sqlalchemy as sa
 from nlwerktdoor.models import JobRun, Match, MatchRun, OutgoingEmail
 from nlwerktdoor.services import matching
 from tests.conftest import ON_POSTGRES
-from tests.factories import make_employer, make_shortage, make_worker
+from tests.factories import free_port, make_employer, make_shortage, make_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 # Two schedulers side by side. 30 s rather than the issue's minute: with slots of 2 s (matching) and
@@ -47,11 +46,6 @@ PG_REASON = ("needs PostgreSQL (TEST_DATABASE_URL): several scheduler processes 
 def postgres_only(test):
     return pytest.mark.postgres_only(pytest.mark.skipif(not ON_POSTGRES, reason=PG_REASON)(test))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(predicate, timeout: float, what: str, every: float = 0.1):
@@ -136,7 +130,7 @@ class SmtpCollector:
 
         self.messages: list[tuple[str, tuple[str, ...]]] = []
         self.lock = threading.Lock()
-        self.port = _free_port()
+        self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server, session, envelope):

@@ -1,5 +1,4 @@
 """The outbox: idempotent queueing, sending, retries with backoff, permanent failures, digests per recipient."""
-import socket
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from nlwerktdoor.models.database import utcnow
 from nlwerktdoor.services import notifications
 from nlwerktdoor.services import outbox as outbox_service
 from tests.factories import (
+    free_port,
     make_employer,
     make_listing,
     make_shortage,
@@ -18,11 +18,6 @@ from tests.factories import (
     make_worker,
 )
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RefusingHandler:

@@ -9,20 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def web_server(tmp_path):
     """gunicorn with the deployment's settings (one process, through WEB_CONCURRENCY), the production
     configuration on a scratch SQLite file, no access log."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "NLWERKTDOOR_CONFIG": "production", "SECRET_KEY": "test-web-server",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite'}", "WEB_CONCURRENCY": "1",
            "ACCESS_LOG": "", "SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS": "0"}
