@@ -34,7 +34,7 @@ run: install
 	$(FLASK) match warm
 	@echo "nlwerktdoor: http://$(HOST):$(PORT)  (demo accounts: see README)"
 	@trap 'kill 0' INT TERM EXIT; \
-	  $(FLASK) scheduler run & \
+	  DEV_SERVER=$(HOST):$(PORT) $(FLASK) scheduler run & \
 	  $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install-test browser

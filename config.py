@@ -35,6 +35,9 @@ class Config:
     MAIL_SUPPRESS_AFTER = int(os.environ.get("MAIL_SUPPRESS_AFTER", "3"))  # permanent refusals before an address is blocked
 
     SERVER_NAME = os.environ.get("SERVER_NAME")
+    # Where links in emails point while SERVER_NAME is unset: the development server (`make run` sets
+    # it to its own HOST:PORT, so the printed digests link to the port it actually serves on).
+    DEV_SERVER = os.environ.get("DEV_SERVER", "127.0.0.1:5000")
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
 
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)

@@ -416,6 +416,8 @@ def test_digest_in_the_recipients_language_and_with_a_password_link(db, outbox):
 def test_external_url_without_server_name_points_at_the_development_server(app):
     app.config["SERVER_NAME"] = None
     assert notifications.external_url("matches.detail", match_id=7) == "http://127.0.0.1:5000/matches/7"
+    app.config["DEV_SERVER"] = "127.0.0.1:5055"  # `make run PORT=5055`
+    assert notifications.external_url("matches.detail", match_id=8) == "http://127.0.0.1:5055/matches/8"
     app.config.update(SERVER_NAME="werk.example.nl", PREFERRED_URL_SCHEME="https")
     assert notifications.external_url("matches.detail", match_id=7) == "https://werk.example.nl/matches/7"
 

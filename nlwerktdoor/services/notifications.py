@@ -19,7 +19,6 @@ from ..extensions import db
 from ..models import Match, MatchRun, Shortage, StaffListing, User, WorkerProfile
 from . import outbox
 
-DEV_SERVER = "127.0.0.1:5000"
 _DIGEST_ITEMS_PER_BATCH = 2000  # matches in the digests built and queued together (a few MB of JSON)
 
 
@@ -189,11 +188,12 @@ def set_password_url(user: User | None) -> str | None:
 
 def external_url(endpoint: str, **values) -> str:
     """An absolute link for an email, built without a request: SERVER_NAME when set (the
-    request's Host header is never trusted for links), else the development server."""
+    request's Host header is never trusted for links), else the development server (DEV_SERVER)."""
     app = current_app
     server_name = app.config.get("SERVER_NAME")
     scheme = (app.config.get("PREFERRED_URL_SCHEME") or "http") if server_name else "http"
-    where = (server_name or DEV_SERVER, app.config.get("APPLICATION_ROOT") or "/", scheme)
+    host = server_name or app.config.get("DEV_SERVER") or "127.0.0.1:5000"
+    where = (host, app.config.get("APPLICATION_ROOT") or "/", scheme)
     # One adapter per app context and place: a run's digests link every match, and binding the URL
     # map anew for each link was a tenth of storing a run.
     kept = g.get("_link_adapter")
