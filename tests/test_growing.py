@@ -516,6 +516,7 @@ def test_instant_candidates_read_only_those_the_shortages_rules_let_through(empl
     care = dict(occupation="healthcare assistant", pc4="3512")
     fits = make_worker(**care, certificates=["VOG", "BHV"], desired_sectors=["logistics", "care"])
     any_sector = make_worker(**care, certificates=["VOG"])
+    no_wish_at_all = make_worker(**care, certificates=["VOG"], desired_sectors=None)  # JSON null: any sector too
     no_vog = make_worker(**care, certificates=["BHV"])
     other_sector = make_worker(**care, certificates=["VOG"], desired_sectors=["logistics"])
     too_late = make_worker(**care, certificates=["VOG"], available_from=date(2027, 3, 1))
@@ -524,7 +525,7 @@ def test_instant_candidates_read_only_those_the_shortages_rules_let_through(empl
     shortage = ShortageIn(0, "care", 52.09, 5.12, 20, ("x",), (), frozenset({"VOG"}), date(2026, 12, 1))
     read = {c.key for c in matching._live_candidates(datetime.now(timezone.utc), near=reference.places_within("3511", 20),
                                                      fitting=(shortage, MatchSettings()))}
-    fitting = {f"worker:{fits.id}", f"worker:{any_sector.id}", f"listing:{listing.id}"}
+    fitting = {f"worker:{fits.id}", f"worker:{any_sector.id}", f"worker:{no_wish_at_all.id}", f"listing:{listing.id}"}
     assert fitting <= read and f"worker:{too_late.id}" not in read
     if db.engine.dialect.name == "postgresql":
         assert read == fitting
@@ -534,7 +535,7 @@ def test_instant_candidates_read_only_those_the_shortages_rules_let_through(empl
     login_as(employer)
     post_new_shortage(client)  # care, VOG asked, start 2026-12-01, 20 km from 3511
     matched = {(m.worker_id, m.listing_id) for m in db.session.scalars(sa.select(Match))}
-    assert matched == {(fits.id, None), (any_sector.id, None), (None, listing.id)}
+    assert matched == {(fits.id, None), (any_sector.id, None), (no_wish_at_all.id, None), (None, listing.id)}
 
 
 def test_an_instant_match_is_not_announced_to_a_worker_who_withdrew_since(employer, login_as, client, db):

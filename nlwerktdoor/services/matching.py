@@ -435,7 +435,9 @@ def _fits_logistics(model, shortage: ShortageIn, settings: MatchSettings, wishes
         rules.append(sa.cast(model.certificates, JSONB).contains(sorted(shortage.certificates)))
     if wishes:
         wished = sa.cast(model.desired_sectors, JSONB)
-        rules.append(sa.or_(wished == sa.cast(sa.literal("[]"), JSONB), wished.contains([shortage.sector])))
+        # No wish (an empty list, or JSON null as the engine reads it) is any sector.
+        no_wish = sa.or_(*(wished == sa.cast(sa.literal(empty), JSONB) for empty in ("[]", "null")))
+        rules.append(sa.or_(no_wish, wished.contains([shortage.sector])))
     return rules
 
 
