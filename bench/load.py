@@ -284,7 +284,7 @@ def main() -> None:
     parser.add_argument("--shortages", type=int, default=300_000)
     parser.add_argument("--workers", type=int, help="serve: gunicorn processes (default: gunicorn.conf.py's)")
     parser.add_argument("--threads", type=int, help="serve: threads per process (default: gunicorn.conf.py's)")
-    parser.add_argument("--worker-class", help="serve: e.g. sync, to compare (default: gunicorn.conf.py's, gthread)")
+    parser.add_argument("--worker-class", help="serve: e.g. gthread, to compare (default: gunicorn.conf.py's, sync)")
     parser.add_argument("--host", default="http://127.0.0.1:8000")
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=60)

@@ -192,7 +192,7 @@ def external_url(endpoint: str, **values) -> str:
     app = current_app
     server_name = app.config.get("SERVER_NAME")
     scheme = (app.config.get("PREFERRED_URL_SCHEME") or "http") if server_name else "http"
-    host = server_name or app.config.get("DEV_SERVER") or "127.0.0.1:5000"
+    host = server_name or app.config["DEV_SERVER"]
     where = (host, app.config.get("APPLICATION_ROOT") or "/", scheme)
     # One adapter per app context and place: a run's digests link every match, and binding the URL
     # map anew for each link was a tenth of storing a run.
