@@ -314,9 +314,13 @@ class _ShortageArrays(_Side):
         row = np.repeat(np.arange(3 * n), np.diff(self.weights.indptr))
         family = skills.family[self.weights.indices] if skills.width else np.zeros(0, np.int64)
         keep = family >= 0
-        run_key, first, self.run_count = np.unique(row[keep] * (len(skills.family_number) + 1) + family[keep],
-                                                   return_index=True, return_counts=True)
-        self.run_start = np.flatnonzero(keep)[first]  # where each run starts in weights.indices
+        run_key, first, run_count = np.unique(row[keep] * (len(skills.family_number) + 1) + family[keep],
+                                              return_index=True, return_counts=True)
+        # A run of one column never binds (a candidate holding a skill of its family has a place for
+        # it): two thirds of the runs at 100k x 20k, each a lookup per pair that _reuse_cut skips.
+        binds = run_count > 1
+        run_key, self.run_count = run_key[binds], run_count[binds]
+        self.run_start = np.flatnonzero(keep)[first[binds]]  # where each run starts in weights.indices
         self.max_run = int(self.run_count.max(initial=0))
         self.run_family = run_key % (len(skills.family_number) + 1)
         self.run_ptr = np.searchsorted(run_key // (len(skills.family_number) + 1), np.arange(3 * n + 1), side="left")
