@@ -2,7 +2,7 @@
 real sender processes (`flask mail send`) on a database file — PostgreSQL when TEST_DATABASE_URL is set.
 
 - A sender killed with SIGKILL halfway through 1,000 emails, then restarted: every email arrives,
-  at most the one in flight twice (same Message-ID).
+  at most the one in flight twice (same Message-ID); the same with the scheduler process sending.
 - Two sender processes at once: every email arrives exactly once.
 - The server down (refused / silent), then answering 451, then back: all arrive, none twice.
 - Permanent refusals for one address: the address is suppressed, the others are delivered.
@@ -154,6 +154,48 @@ def test_a_killed_sender_loses_nothing_and_sends_at_most_one_twice(file_app, smt
     twice = [message_id for message_id, count in received.items() if count > 1]
     assert len(twice) <= 1 and max(received.values()) <= 2, twice
     assert statuses() == Counter({"sent": 1000})
+
+
+def test_a_killed_scheduler_loses_no_email_and_sends_at_most_one_twice(file_app, smtp, tmp_path):
+    """The issue's case as deployed: the scheduler process (`flask scheduler run`, whose mail job
+    sends the outbox) killed with SIGKILL halfway through 1,000 emails, then started again."""
+    from tests.test_job_faults import Scheduler
+
+    server = Server(delay=0.004)
+    port = smtp(server)
+    expected = queue_many(1000)
+    settings = dict(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_RATE_PER_SECOND=0,
+                    MAIL_INTERVAL_SECONDS=1, MAIL_CLAIM_LEASE_SECONDS=LEASE_SECONDS, JOB_CLAIM_TIMEOUT_SECONDS=5,
+                    MATCH_INTERVAL_SECONDS=3600, IMPORT_INTERVAL_SECONDS=3600)
+    url = file_app.config["SQLALCHEMY_DATABASE_URI"]
+    first = Scheduler(tmp_path, "first", url, **settings)
+    try:
+        deadline = time.monotonic() + 60
+        while len(server.message_ids) < 450 and first.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert first.process.poll() is None, first.log_path.read_text()[-3000:]
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=10)
+    finally:
+        first.kill()
+    arrived_before_restart = len(server.message_ids)
+    assert 300 < arrived_before_restart < 1000
+    assert statuses()["sending"] > 0  # the dead scheduler's sender left claimed rows behind
+
+    second = Scheduler(tmp_path, "second", url, **settings)
+    try:
+        deadline = time.monotonic() + 90
+        while statuses() != Counter({"sent": 1000}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert second.stop() == 0, second.log_path.read_text()[-3000:]  # SIGTERM: it finishes and exits
+    finally:
+        second.kill()
+
+    assert statuses() == Counter({"sent": 1000})
+    received = Counter(server.message_ids)
+    assert set(received) == set(expected)  # every email arrived, and nothing else
+    twice = [message_id for message_id, count in received.items() if count > 1]
+    assert len(twice) <= 1 and max(received.values()) <= 2, twice
 
 
 def test_two_sender_processes_never_send_the_same_email(file_app, smtp):
