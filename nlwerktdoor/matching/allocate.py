@@ -221,7 +221,10 @@ def _streams(bounds, key_rank: np.ndarray, n_shortages: int) -> tuple[np.ndarray
     bounds.score = None
     key |= key_rank[bounds.candidate]
     bounds.candidate = None
-    key.sort(kind="stable")  # the blocks come in runs: numpy's stable sort is 3x faster here
+    # Every key is unique (one pair of a shortage and a candidate each), so any sort gives the same
+    # order: numpy's default one (vectorised on x86 since numpy 2.0) took 0.03 s for 4.9 million keys
+    # at 100k x 20k where the stable one (a radix/timsort) took 0.25-0.45 s.
+    key.sort()
     by_rank = np.argsort(key_rank)
     candidate = by_rank[key & ((1 << rank_bits) - 1)].astype(np.int32)
     score = (top - ((key >> rank_bits) & top)) / scale
