@@ -24,6 +24,8 @@ def main(argv=None) -> None:
     parser.add_argument("dump", help="a file written by bench/match_scale.py --dump")
     parser.add_argument("--times", type=int, default=3, help="engine calls (default 3)")
     parser.add_argument("--workers", type=int, help="threads for the bounds (default: as in the run)")
+    parser.add_argument("--stream-depth", type=int,
+                        help="pairs kept per place of a shortage (default: as in the run; 0: every pair)")
     args = parser.parse_args(argv)
 
     from nlwerktdoor.matching import match, warm_up
@@ -36,6 +38,8 @@ def main(argv=None) -> None:
     kwargs = dict(captured["kwargs"])
     if args.workers:
         kwargs["workers"] = args.workers
+    if args.stream_depth is not None:
+        kwargs["stream_depth"] = args.stream_depth or None
     print(f"{len(captured['candidates'])} candidates, {len(captured['shortages'])} shortages, "
           f"{len(captured['proposals'])} proposals in the run; workers {kwargs.get('workers', 1)}")
     for n in range(args.times):

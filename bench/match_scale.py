@@ -440,6 +440,7 @@ def main(argv=None) -> None:
     parser.add_argument("--baselines", action="store_true", help="also the naive loop and the SQL query per shortage")
     parser.add_argument("--no-naive", action="store_true", help="with --baselines: skip the naive loop (slow)")
     parser.add_argument("--no-count", action="store_true", help="skip the second, counting engine call")
+    parser.add_argument("--no-again", action="store_true", help="skip calling the engine again (national size)")
     parser.add_argument("--reset", action="store_true", help="drop every table of the database first")
     parser.add_argument("--quiet-load", action="store_true", help="no progress lines while loading")
     parser.add_argument("--instant", type=int, default=0, metavar="N",
@@ -499,9 +500,12 @@ def main(argv=None) -> None:
                 pickle.dump({k: captured[k] for k in ("candidates", "shortages", "settings", "kwargs", "proposals")}, f)
             print(f"engine inputs and proposals written to {args.dump}")
 
-        seconds, same = repeat_match(captured)
-        print(f"time to match again: {seconds:8.2f} s   (same inputs, warm process, as the scheduler's next run; "
-              f"{'same proposals' if same else 'PROPOSALS DIFFER'})")
+        if args.no_again:
+            print("time to match again: not measured (--no-again)")
+        else:
+            seconds, same = repeat_match(captured)
+            print(f"time to match again: {seconds:8.2f} s   (same inputs, warm process, as the scheduler's next run; "
+                  f"{'same proposals' if same else 'PROPOSALS DIFFER'})")
         engine_counts = None if args.no_count else count_engine_pairs(captured)
         if engine_counts is None:
             print("pairs considered:    not counted" + ("" if args.no_count else " (the engine has no per-pair functions)"))

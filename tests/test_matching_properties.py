@@ -321,6 +321,41 @@ def test_the_streamed_allocation_is_the_greedy_allocation_of_every_passing_pair(
     expected = allocate_under_caps(candidate_pairs(cands, shorts, INDEX, settings, exclude, changes), cands, shorts,
                                    settings, shortage_load, candidate_load)
     assert match(cands, shorts, INDEX, settings, exclude, shortage_load, candidate_load, changes) == expected
+    # Streams cut to one or two pairs per place: the shortages that need more get them, the same result.
+    from nlwerktdoor.matching import bounds
+
+    depth = data.draw(st.sampled_from([1, 2]))
+    buffer, bounds._KEEP_BUFFER_PAIRS = bounds._KEEP_BUFFER_PAIRS, 0  # cut whatever the size
+    try:
+        assert match(cands, shorts, INDEX, settings, exclude, shortage_load, candidate_load, changes,
+                     stream_depth=depth) == expected
+    finally:
+        bounds._KEEP_BUFFER_PAIRS = buffer
+
+
+def test_streams_cut_short_in_threads_give_the_same_proposals(monkeypatch):
+    """A national run keeps only the best pairs of each shortage, cut down in every thread as it goes
+    (_KEEP_BUFFER_PAIRS): the shortages that turn out to need more get all theirs, and the proposals
+    are those of the run that kept every pair. Some shortages must have needed more here."""
+    from nlwerktdoor.matching import allocate, bounds
+
+    rnd = random.Random(11)
+    cands = [CandidateIn(f"worker:{i}", rnd.uniform(*LAT), rnd.uniform(*LON), rnd.choice([60, 150]),
+                         frozenset(rnd.sample(SKILL_IDS, 4)), frozenset(), frozenset(), START, rnd.choice([1, 1, 3]),
+                         rnd.randint(0, 4)) for i in range(400)]
+    shorts = [ShortageIn(i, "care", rnd.uniform(*LAT), rnd.uniform(*LON), rnd.choice([60, 150]),
+                         tuple(rnd.sample(SKILL_IDS, 4)), (), frozenset(), START, rnd.randint(1, 3), rnd.random() < 0.5,
+                         rnd.randint(0, 4)) for i in range(120)]
+    settings = MatchSettings(min_coverage=0.2, min_coverage_with_training=0.1)
+    expected = match(cands, shorts, INDEX, settings)
+    monkeypatch.setattr(bounds, "_PARALLEL_PAIRS", 0)
+    monkeypatch.setattr(bounds, "_KEEP_BUFFER_PAIRS", 50)
+    refilled = []
+    needs_more = allocate._needs_more
+    monkeypatch.setattr(allocate, "_needs_more", lambda *args: refilled.append(found := needs_more(*args)) or found)
+    assert len(expected) > 100
+    assert match(cands, shorts, INDEX, settings, workers=2, stream_depth=1) == expected
+    assert len(refilled[0]) > 0 and len(refilled[-1]) == 0  # some needed more, and in the end none did
 
 
 def test_the_streams_are_ordered_by_one_key_as_by_three():

@@ -9,7 +9,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from .bounds import pair_bounds
+from .bounds import PairBounds, pair_bounds
 from .exact import ExactTables, run_allocation
 from .rules import distance_km, passes_logistics, _score
 from .skills import SkillIndex
@@ -96,6 +96,7 @@ def match(
     candidate_load: Mapping[str, int] | None = None,
     changes: Changes | None = None,
     workers: int = 1,
+    stream_depth: int | None = None,
 ) -> list[Proposal]:
     """The new proposals of one run, fairly spread, best first.
 
@@ -124,10 +125,16 @@ def match(
     bit, about fifty times faster than in Python.
 
     `workers`: threads the bounds of a big run may use (bounds.pair_bounds); the result is the same.
+
+    `stream_depth`: where the pairs that could pass are too many to hold (bounds._KEEP_BUFFER_PAIRS;
+    at national size billions), keep only that many pairs per place a shortage has left, those with
+    the highest bounds, and check afterwards that no shortage needed one of those left out; those
+    that might have get all their pairs and the allocation runs again (`_needs_more`). The result
+    is the same.
     """
     with collector_paused():
         return _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes,
-                      workers)
+                      workers, stream_depth)
 
 
 @contextmanager
@@ -147,18 +154,26 @@ def collector_paused():
             gc.enable()
 
 
-def _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes, workers):
+def _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes, workers,
+           stream_depth=None):
     candidates = _unique(candidates, lambda c: c.key, "candidate")
     shortages = _unique(shortages, lambda s: s.id, "shortage")
     candidate_left, shortage_left, capacity = _room(candidates, shortages, settings, shortage_load, candidate_load)
     candidates = [c for c in candidates if candidate_left[c.key] > 0]
     shortages = [s for s in shortages if shortage_left[s.id] > 0]
+    keep = None
+    if stream_depth is not None:
+        keep = np.array([max(stream_depth, 1) * shortage_left[s.id] for s in shortages], np.int64)
     # The exact scoring's tables are Python work: built while the bounds' compiled blocks run in threads.
     built: list[ExactTables] = []
     bounds = pair_bounds(candidates, shortages, index, settings, changes, workers,
-                         alongside=lambda: built.append(ExactTables.build(candidates, shortages, index, settings)))
+                         alongside=lambda: built.append(ExactTables.build(candidates, shortages, index, settings)),
+                         keep=keep)
     if not len(bounds):
         return []
+    if bounds.dropped is not None and (bounds.dropped > -np.inf).any():
+        return _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds,
+                           candidate_left, shortage_left, capacity, built[0] if built else None)
     if not built:
         # The blocks ran on this thread: the tables are built afterwards, for the candidates the bounds
         # held only. A shortage posted in a city reads 150,000 candidates and holds a few thousand
@@ -167,16 +182,69 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
         if len(held) < len(candidates):
             candidates = [candidates[n] for n in held.tolist()]
             bounds.candidate = np.searchsorted(held, bounds.candidate).astype(np.int32)
-    # Streams: pairs by shortage, then bound (highest first), then candidate key (as the ranking).
+    return _allocate(candidates, shortages, index, settings, bounds, _key_rank(candidates), candidate_left,
+                     shortage_left, capacity, exclude, built[0] if built else None)
+
+
+def _key_rank(candidates) -> np.ndarray:
     key_rank = np.empty(len(candidates), np.int64)
     key_rank[sorted(range(len(candidates)), key=lambda n: candidates[n].key)] = np.arange(len(candidates))
+    return key_rank
+
+
+def _allocate(candidates, shortages, index, settings, bounds, key_rank, candidate_left, shortage_left, capacity,
+              exclude, tables):
+    """run_allocation over the streams of these bounds: pairs by shortage, then bound (highest
+    first), then candidate key (as the ranking). `bounds` lets go of its arrays (_streams)."""
     stream_shortage, stream_candidate, stream_score = _streams(bounds, key_rank, len(shortages))
     del bounds
     starts = np.flatnonzero(np.r_[True, stream_shortage[1:] != stream_shortage[:-1]])
     ends = np.r_[starts[1:], len(stream_shortage)]
     streams = (stream_candidate, stream_score, starts, ends, stream_shortage[starts])
     return run_allocation(candidates, shortages, index, settings, streams, key_rank, candidate_left, shortage_left,
-                          capacity, exclude, built[0] if built else None)
+                          capacity, exclude, tables)
+
+
+def _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds, candidate_left,
+                shortage_left, capacity, tables):
+    """The allocation over streams cut short (pair_bounds' `keep`), made exact: a shortage whose
+    pairs were cut and that could have needed one of them (_needs_more) gets all its pairs, and
+    the allocation runs again, until none could. Each round gives more shortages all their pairs,
+    so it ends; with streams a dozen times as deep as the places, nearly always after the first."""
+    if tables is None:
+        tables = ExactTables.build(candidates, shortages, index, settings)
+    key_rank = _key_rank(candidates)
+    while True:
+        proposals = _allocate(candidates, shortages, index, settings,
+                              PairBounds(bounds.candidate, bounds.shortage, bounds.score), key_rank, candidate_left,
+                              shortage_left, capacity, exclude, tables)
+        short = _needs_more(proposals, shortages, shortage_left, capacity, bounds.dropped)
+        if not len(short):
+            return proposals
+        # Every pair of those shortages (a run over their boxes only), instead of their best ones.
+        more = pair_bounds(candidates, [shortages[n] for n in short.tolist()], index, settings, changes, workers)
+        others = ~np.isin(bounds.shortage, short)
+        bounds = PairBounds(np.concatenate([bounds.candidate[others], more.candidate]),
+                            np.concatenate([bounds.shortage[others], short[more.shortage].astype(np.int32)]),
+                            np.concatenate([bounds.score[others], more.score]), bounds.dropped.copy())
+        bounds.dropped[short] = -np.inf
+
+
+def _needs_more(proposals, shortages, shortage_left, capacity, dropped) -> np.ndarray:
+    """Positions of the shortages whose left-out pairs (bounds up to `dropped`) the allocation might
+    have taken: those not full at the end, and those whose last proposal did not score above every
+    left-out bound. A left-out pair scores at most its bound, and the greedy takes pairs best first:
+    once a shortage is full with a last score above that, none of them could have come before."""
+    position = {s.id: n for n, s in enumerate(shortages)}
+    left = {s.id: shortage_left[s.id] for s in shortages}
+    last = np.full(len(shortages), np.inf)
+    for proposal in proposals:
+        places = left[proposal.shortage_id]
+        left[proposal.shortage_id] = places - min(capacity[proposal.candidate_key], places)
+        last[position[proposal.shortage_id]] = proposal.score
+    full = np.array([left[s.id] <= 0 for s in shortages], bool)
+    cut = dropped > -np.inf
+    return np.flatnonzero(cut & ~(full & (last > dropped))).astype(np.int64)
 
 
 def warm_up() -> None:

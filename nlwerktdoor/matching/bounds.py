@@ -67,11 +67,13 @@ _DISTANCE_SLACK_KM = 1e-6
 @dataclass
 class PairBounds:
     """Pairs that could pass, as parallel arrays: positions in the candidate and shortage lists, and
-    an upper bound of each pair's score."""
+    an upper bound of each pair's score. With `keep` (pair_bounds), `dropped` holds per shortage the
+    highest bound of the pairs left out (-inf: none left out)."""
 
     candidate: np.ndarray  # int32
     shortage: np.ndarray  # int32
     score: np.ndarray  # float64
+    dropped: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.candidate)
@@ -85,14 +87,21 @@ def pair_bounds(
     changes: Changes | None = None,
     workers: int = 1,
     alongside: Callable[[], object] | None = None,
+    keep: np.ndarray | None = None,
 ) -> PairBounds:
     """Every pair that could pass the hard rules (with `changes`: only pairs with a changed side).
+
+    `keep` (per shortage position): at most that many pairs of each shortage, those with the
+    highest bounds; `dropped` then says how high the bounds of the others reached. A national run
+    holds billions of pairs that could pass, of which each shortage takes a dozen: the allocation
+    checks that what it took never needed one of those left out (allocate._match).
 
     `workers` > 1: a big run's blocks are shared out over that many threads (_bound_work).
     `alongside`: other work of the caller's, called once while those threads run, on the calling
     thread (Python work: the blocks do not hold the interpreter lock). Not called when the blocks
     run on the calling thread (a small run, or one worker): then the caller does it afterwards."""
-    empty = PairBounds(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+    empty = PairBounds(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0),
+                       np.full(len(shortages), -np.inf) if keep is not None else None)
     if not candidates or not shortages:
         return empty
     skills = _SkillColumns(shortages, index, settings)
@@ -110,14 +119,49 @@ def pair_bounds(
         # Rows per block: bounded by pairs (rows x shortages) and by the credit matrices (rows x skills).
         step = max(1, min(_BLOCK_PAIRS // len(near), _BLOCK_CREDITS // max(skills.width, 1)))
         work += [(block[start:start + step], near) for start in range(0, len(block), step)]
-    parts = _bound_work(work, side_c, side_s, settings, workers, alongside)
+    parts = _bound_work(work, side_c, side_s, settings, workers, alongside, keep)
     if not parts:
         return empty
-    return PairBounds(
+    found = PairBounds(
         np.concatenate([p[0] for p in parts]),
         np.concatenate([p[1] for p in parts]),
         np.concatenate([p[2] for p in parts]),
     )
+    if keep is not None:
+        found.dropped = np.full(len(shortages), -np.inf)
+        for part in parts:
+            np.maximum(found.dropped, part[3], out=found.dropped)
+        if len(found) > _KEEP_BUFFER_PAIRS:
+            found.candidate, found.shortage, found.score = _keep_best(found.candidate, found.shortage, found.score,
+                                                                      keep, found.dropped)
+    return found
+
+
+# Pairs are cut down to `keep` per shortage only once a thread's share (and then the whole) holds more
+# than this many: a national run keeps memory for the pairs of a few hundred blocks, not of all of
+# them, while a run of 100k x 20k (4.9 million pairs) keeps every pair and never needs more.
+_KEEP_BUFFER_PAIRS = 20_000_000
+
+
+def _keep_best(candidate, shortage, score, keep, dropped):
+    """The pairs of each shortage with the `keep` highest bounds (ties at the edge either way); the
+    highest bound of the others goes into `dropped` (per shortage, raised in place)."""
+    counts = np.bincount(shortage, minlength=len(keep))
+    over = counts > keep
+    if not over.any():
+        return candidate, shortage, score
+    among = np.flatnonzero(over[shortage])
+    # By shortage, then bound (highest first), in one integer key: the bound rounded down to 2**-31,
+    # which only decides which of nearly equal pairs is kept; `dropped` takes the exact bounds.
+    key = (shortage[among].astype(np.int64) << 34) | ((1 << 34) - 1 - np.floor(score[among] * 2**31).astype(np.int64))
+    order = among[np.argsort(key)]
+    by_shortage = shortage[order]
+    rank = np.arange(len(order)) - np.searchsorted(by_shortage, by_shortage, side="left")
+    left_out = order[rank >= keep[by_shortage]]
+    np.maximum.at(dropped, shortage[left_out], score[left_out])
+    kept = np.ones(len(shortage), bool)
+    kept[left_out] = False
+    return candidate[kept], shortage[kept], score[kept]
 
 
 # Below this many pairs in the blocks (a fraction of a second of work), threads cost more than they save.
@@ -125,8 +169,9 @@ _PARALLEL_PAIRS = 5_000_000
 
 
 def _bound_work(work, side_c, side_s, settings, workers: int,
-                alongside=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The held pairs of every block, as (candidates, shortages, bounds) parts in any order.
+                alongside=None, keep=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The held pairs of every block, as (candidates, shortages, bounds, dropped) parts in any order
+    (with `keep`: each thread's share already cut down to that many pairs per shortage now and then).
 
     `workers` > 1: that many threads share the blocks out; the compiled block pass lets go of the
     interpreter lock, so they run side by side on as many cores, reading the same arrays, while the
@@ -134,23 +179,32 @@ def _bound_work(work, side_c, side_s, settings, workers: int,
     pairs = sum(len(rows) * len(near) for rows, near in work)
     workers = min(max(workers, 1), len(work))
     if workers == 1 or pairs < _PARALLEL_PAIRS:
-        return _bound_share(work, side_c, side_s, settings)
+        return _bound_share(work, side_c, side_s, settings, keep)
     # Every thread takes every workers-th block (neighbouring blocks cost alike).
     with ThreadPoolExecutor(workers, thread_name_prefix="bounds") as pool:
-        shares = pool.map(lambda share: _bound_share(share, side_c, side_s, settings),
+        shares = pool.map(lambda share: _bound_share(share, side_c, side_s, settings, keep),
                           [work[i::workers] for i in range(workers)])
         if alongside is not None:
             alongside()
         return [part for share in shares for part in share]
 
 
-def _bound_share(work, side_c, side_s, settings) -> list:
-    parts = []
+def _bound_share(work, side_c, side_s, settings, keep=None) -> list:
+    parts, held = [], 0
+    no_drop = np.full(len(side_s.lat), -np.inf)
+    dropped = no_drop
     for rows, near in work:
         found = _bound_block(rows, near, side_c, side_s, settings)
-        if found is not None:
-            parts.append(found)
-    return parts
+        if found is None:
+            continue
+        parts.append(found)
+        held += len(found[0])
+        if keep is not None and held > _KEEP_BUFFER_PAIRS:
+            dropped = no_drop.copy() if dropped is no_drop else dropped
+            candidate, shortage, score = (np.concatenate([p[n] for p in parts]) for n in range(3))
+            parts = [_keep_best(candidate, shortage, score, keep, dropped)]
+            held = len(parts[0][0])
+    return [(*part, dropped) for part in parts]
 
 
 class _SkillColumns:

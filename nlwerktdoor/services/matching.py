@@ -110,6 +110,7 @@ def _run_matching(now: datetime | None, full: bool) -> MatchRun:
                 candidate_load=candidate_load,
                 changes=changes,
                 workers=int(current_app.config.get("MATCH_WORKERS") or 1),
+                stream_depth=int(current_app.config.get("MATCH_STREAM_DEPTH") or 0) or None,
             )
         finally:
             index.forget()  # a national run's profiles take hundreds of MB; storing needs them more
