@@ -190,7 +190,7 @@ def _bound_work(work, side_c, side_s, settings, workers: int,
 
 
 def _bound_share(work, side_c, side_s, settings, keep=None) -> list:
-    parts, held = [], 0
+    parts, held, limit = [], 0, _KEEP_BUFFER_PAIRS
     no_drop = np.full(len(side_s.lat), -np.inf)
     dropped = no_drop
     for rows, near in work:
@@ -199,11 +199,12 @@ def _bound_share(work, side_c, side_s, settings, keep=None) -> list:
             continue
         parts.append(found)
         held += len(found[0])
-        if keep is not None and held > _KEEP_BUFFER_PAIRS:
+        if keep is not None and held > limit:
             dropped = no_drop.copy() if dropped is no_drop else dropped
             candidate, shortage, score = (np.concatenate([p[n] for p in parts]) for n in range(3))
             parts = [_keep_best(candidate, shortage, score, keep, dropped)]
             held = len(parts[0][0])
+            limit = max(limit, 2 * held)  # what is kept grows towards keep per shortage: cut again at twice it
     return [(*part, dropped) for part in parts]
 
 
