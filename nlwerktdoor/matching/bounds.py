@@ -143,9 +143,10 @@ def pair_bounds(
 _KEEP_BUFFER_PAIRS = 20_000_000
 
 
-def _keep_best(candidate, shortage, score, keep, dropped):
+def _keep_best(candidate, shortage, score, keep, dropped, cutoff=None):
     """The pairs of each shortage with the `keep` highest bounds (ties at the edge either way); the
-    highest bound of the others goes into `dropped` (per shortage, raised in place)."""
+    highest bound of the others goes into `dropped` (per shortage, raised in place), and, with
+    `cutoff`, the lowest kept bound of each shortage cut into it (raised in place)."""
     counts = np.bincount(shortage, minlength=len(keep))
     over = counts > keep
     if not over.any():
@@ -157,8 +158,21 @@ def _keep_best(candidate, shortage, score, keep, dropped):
     order = among[np.argsort(key)]
     by_shortage = shortage[order]
     rank = np.arange(len(order)) - np.searchsorted(by_shortage, by_shortage, side="left")
-    left_out = order[rank >= keep[by_shortage]]
-    np.maximum.at(dropped, shortage[left_out], score[left_out])
+    cut = np.flatnonzero(rank >= keep[by_shortage])
+    left_out = order[cut]
+    if len(cut):
+        # The left-out pairs come by shortage: the highest bound of each run (np.maximum.at, pair by
+        # pair, took seconds for the tens of millions a national run leaves out at a time).
+        first = np.flatnonzero(np.r_[True, by_shortage[cut[1:]] != by_shortage[cut[:-1]]])
+        which = by_shortage[cut[first]]
+        dropped[which] = np.maximum(dropped[which], np.maximum.reduceat(score[left_out], first))
+        if cutoff is not None:
+            # The kept pairs of those shortages come by shortage too: the lowest bound of each run.
+            kept_cut = np.flatnonzero((rank < keep[by_shortage]) & np.isin(by_shortage, which))
+            first_kept = np.flatnonzero(np.r_[True, by_shortage[kept_cut[1:]] != by_shortage[kept_cut[:-1]]])
+            low = np.minimum.reduceat(score[order[kept_cut]], first_kept)
+            at = by_shortage[kept_cut[first_kept]]
+            cutoff[at] = np.maximum(cutoff[at], low)
     kept = np.ones(len(shortage), bool)
     kept[left_out] = False
     return candidate[kept], shortage[kept], score[kept]
@@ -178,23 +192,30 @@ def _bound_work(work, side_c, side_s, settings, workers: int,
     calling thread does `alongside`."""
     pairs = sum(len(rows) * len(near) for rows, near in work)
     workers = min(max(workers, 1), len(work))
+    cutoff = np.full(len(side_s.lat), -np.inf) if keep is not None else None
     if workers == 1 or pairs < _PARALLEL_PAIRS:
-        return _bound_share(work, side_c, side_s, settings, keep)
+        return _bound_share(work, side_c, side_s, settings, keep, cutoff)
     # Every thread takes every workers-th block (neighbouring blocks cost alike).
     with ThreadPoolExecutor(workers, thread_name_prefix="bounds") as pool:
-        shares = pool.map(lambda share: _bound_share(share, side_c, side_s, settings, keep),
+        shares = pool.map(lambda share: _bound_share(share, side_c, side_s, settings, keep, cutoff),
                           [work[i::workers] for i in range(workers)])
         if alongside is not None:
             alongside()
         return [part for share in shares for part in share]
 
 
-def _bound_share(work, side_c, side_s, settings, keep=None) -> list:
+def _bound_share(work, side_c, side_s, settings, keep=None, cutoff=None) -> list:
+    """The held pairs of these blocks, as (candidates, shortages, bounds, dropped) parts. With `keep`:
+    once this share holds more than _KEEP_BUFFER_PAIRS (then twice what it kept), all but the best
+    `keep` of each shortage are dropped, and every shortage with `keep` kept gets a `cutoff` (shared
+    by the threads, only ever raised): a pair bounded below it is dropped as the block finds it, so
+    at national size most pairs are never stored at all. Its highest bound is then not known
+    exactly: `dropped` takes the cutoff, which is above it."""
     parts, held, limit = [], 0, _KEEP_BUFFER_PAIRS
     no_drop = np.full(len(side_s.lat), -np.inf)
     dropped = no_drop
     for rows, near in work:
-        found = _bound_block(rows, near, side_c, side_s, settings)
+        found = _bound_block(rows, near, side_c, side_s, settings, cutoff)
         if found is None:
             continue
         parts.append(found)
@@ -202,9 +223,12 @@ def _bound_share(work, side_c, side_s, settings, keep=None) -> list:
         if keep is not None and held > limit:
             dropped = no_drop.copy() if dropped is no_drop else dropped
             candidate, shortage, score = (np.concatenate([p[n] for p in parts]) for n in range(3))
-            parts = [_keep_best(candidate, shortage, score, keep, dropped)]
+            parts = [_keep_best(candidate, shortage, score, keep, dropped, cutoff)]
+            del candidate, shortage, score
             held = len(parts[0][0])
             limit = max(limit, 2 * held)  # what is kept grows towards keep per shortage: cut again at twice it
+    if cutoff is not None:
+        dropped = np.maximum(dropped, cutoff)  # every cutoff a block may have dropped pairs below
     return [(*part, dropped) for part in parts]
 
 
@@ -463,7 +487,8 @@ def _candidate_groups(skill_start, held_skill, hold_start, hold_group, hold_comm
             family_ptr, family_ids[:n_family].copy(), family_count[:n_family].copy())
 
 
-def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, settings: MatchSettings):
+def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, settings: MatchSettings,
+                 cutoff: np.ndarray | None = None):
     """(candidate positions, shortage positions, score bounds) of the pairs in rows x cols that could pass."""
     stages = 0
     if settings.coverage_target > 0:
@@ -491,6 +516,7 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
         float(settings.level_score_factor), int(settings.free_level_steps),
         float(settings.weight_coverage), float(settings.weight_nice), float(settings.weight_distance),
         float(settings.weight_reach), float(settings.weight_availability),
+        cutoff if cutoff is not None else np.full(len(side_s.lat), -np.inf),
     )
     if len(found_row) == 0:
         return None
@@ -637,7 +663,7 @@ def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed,
                   s_part, s_entry, use_certs, use_sectors, places, w_ptr, w_idx, w_val, n_shortages, width,
                   run_ptr, run_family, run_count, run_start, max_run, grace_days, coverage_target, level_step_credit,
                   stages, max_uses, decay, level_score_factor, free_level_steps, w_coverage, w_nice, w_distance,
-                  w_reach, w_availability):
+                  w_reach, w_availability, cutoff):
     """The pairs of rows x cols that could pass, in one pass over the block: (block rows, block
     columns, score bounds). Per pair, cheapest first: the north-south distance (a great circle is
     never shorter than its difference in latitude), availability, certificates, sector wish; every
@@ -725,8 +751,11 @@ def _block_kernel(rows, cols, c_lat, c_lon, c_radius, c_day, c_level, c_changed,
             readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
             score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
                      + w_reach * reach * s_entry[j] + w_availability * readiness)
+            bound = min(1.0, max(0.0, score)) + _SLACK
+            if bound < cutoff[j]:
+                continue  # below the best `keep` of this shortage found so far (_bound_share)
             out_row[found], out_col[found] = a, b
-            out_score[found] = min(1.0, max(0.0, score)) + _SLACK
+            out_score[found] = bound
             found += 1
     return out_row[:found].copy(), out_col[:found].copy(), out_score[:found].copy()
 
