@@ -172,7 +172,7 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
     if not len(bounds):
         return []
     if bounds.dropped is not None and (bounds.dropped > -np.inf).any():
-        return _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds,
+        return _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds, keep,
                            candidate_left, shortage_left, capacity, built[0] if built else None)
     if not built:
         # The blocks ran on this thread: the tables are built afterwards, for the candidates the bounds
@@ -205,15 +205,22 @@ def _allocate(candidates, shortages, index, settings, bounds, key_rank, candidat
                           capacity, exclude, tables)
 
 
-def _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds, candidate_left,
+# How much deeper the streams of a shortage that needed more are cut the next round.
+_DEEPER = 8
+
+
+def _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds, keep, candidate_left,
                 shortage_left, capacity, tables):
     """The allocation over streams cut short (pair_bounds' `keep`), made exact: a shortage whose
-    pairs were cut and that could have needed one of them (_needs_more) gets all its pairs, and
-    the allocation runs again, until none could. Each round gives more shortages all their pairs,
-    so it ends; with streams a dozen times as deep as the places, nearly always after the first."""
+    pairs were cut and that could have needed one of them (_needs_more) gets its pairs again from a
+    run over its box, cut _DEEPER times deeper (where there are still too many to hold), and the
+    allocation runs again, until none could. Each round such a shortage keeps more of its pairs,
+    until it keeps them all, so it ends; with streams a dozen times as deep as the places, most
+    shortages never need a second round."""
     if tables is None:
         tables = ExactTables.build(candidates, shortages, index, settings)
     key_rank = _key_rank(candidates)
+    keep = keep.copy()
     while True:
         proposals = _allocate(candidates, shortages, index, settings,
                               PairBounds(bounds.candidate, bounds.shortage, bounds.score), key_rank, candidate_left,
@@ -221,13 +228,14 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
         short = _needs_more(proposals, shortages, shortage_left, capacity, bounds.dropped)
         if not len(short):
             return proposals
-        # Every pair of those shortages (a run over their boxes only), instead of their best ones.
-        more = pair_bounds(candidates, [shortages[n] for n in short.tolist()], index, settings, changes, workers)
+        keep[short] *= _DEEPER
+        more = pair_bounds(candidates, [shortages[n] for n in short.tolist()], index, settings, changes, workers,
+                           keep=keep[short])
         others = ~np.isin(bounds.shortage, short)
         bounds = PairBounds(np.concatenate([bounds.candidate[others], more.candidate]),
                             np.concatenate([bounds.shortage[others], short[more.shortage].astype(np.int32)]),
                             np.concatenate([bounds.score[others], more.score]), bounds.dropped.copy())
-        bounds.dropped[short] = -np.inf
+        bounds.dropped[short] = more.dropped
 
 
 def _needs_more(proposals, shortages, shortage_left, capacity, dropped) -> np.ndarray:
