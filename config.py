@@ -74,7 +74,8 @@ class Config:
     # by default every core. 1: the run stays in one thread.
     MATCH_WORKERS = int(os.environ.get("MATCH_WORKERS", "0") or 0) or (os.cpu_count() or 1)
     # Where a run's pairs that could pass are too many to hold (national size), keep this many per open
-    # place of each shortage, the best; shortages that turn out to need more get all theirs (exact). 0: all.
+    # place of each shortage, the best; shortages that turn out to need more get more, round by round
+    # (exact). 0: all.
     MATCH_STREAM_DEPTH = int(os.environ.get("MATCH_STREAM_DEPTH", "16"))
 
     # Employers' CSV uploads (docs/csv.md, "Large files"; nlwerktdoor/services/uploads.py). A file

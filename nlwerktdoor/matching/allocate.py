@@ -129,8 +129,8 @@ def match(
     `stream_depth`: where the pairs that could pass are too many to hold (bounds._KEEP_BUFFER_PAIRS;
     at national size billions), keep only that many pairs per place a shortage has left, those with
     the highest bounds, and check afterwards that no shortage needed one of those left out; those
-    that might have get all their pairs and the allocation runs again (`_needs_more`). The result
-    is the same.
+    that might have get their pairs again, cut deeper, and the allocation runs again until none
+    could (`_match_kept`, `_needs_more`). The result is the same.
     """
     with collector_paused():
         return _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes,
