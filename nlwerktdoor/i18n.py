@@ -7,7 +7,7 @@ from flask import Flask, g, has_app_context, has_request_context, request, sessi
 from flask_babel import force_locale, get_locale, get_translations
 from flask_login import current_user
 from jinja2 import pass_context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .extensions import babel
 
@@ -58,9 +58,14 @@ def _template_gettext(context, string: str, **variables) -> str:
     catalog is the render's (a macro imported without context looks it up itself)."""
     catalog = context.get(_RENDER_CATALOG) or _FIXED.get() or _catalog()
     translated = catalog.ugettext(string)
-    if context.eval_ctx.autoescape:
-        translated = Markup(translated)
-    return translated % variables
+    if not context.eval_ctx.autoescape:
+        return translated % variables
+    if not variables:
+        return Markup(translated % variables)
+    # What Markup's own % does (escape every argument that is not a number), without its helper
+    # object per argument: a page of search results formats some forty strings.
+    return Markup(translated % {name: value if isinstance(value, (int, float)) else escape(value)
+                                for name, value in variables.items()})
 
 
 # The catalog fixed for a stretch of rendering (catalog_fixed), else None: the current one.

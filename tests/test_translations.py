@@ -234,6 +234,7 @@ def test_template_strings_follow_jinjas_newstyle_rules_with_the_renders_catalog(
 
     from flask import render_template_string
     from flask_babel import force_locale
+    from markupsafe import Markup
 
     template = '{{ _("Start %(date)s", date=when) }} {{ _("Inloggen") }} {{ _("100%% klaar") }}'
     with app.test_request_context("/?lang=nl"):
@@ -241,6 +242,10 @@ def test_template_strings_follow_jinjas_newstyle_rules_with_the_renders_catalog(
         assert app.jinja_env.from_string(template).render(when="<b>") == "Start &lt;b&gt; Inloggen 100% klaar"
         text = app.jinja_env.overlay(autoescape=False).from_string(template)
         assert text.render(when="<b>") == "Start <b> Inloggen 100% klaar"
+        # Numbers keep their number formats; markup already safe is not escaped twice.
+        formats = '{{ _("%(n)d van %(share).1f%% bij %(who)s", n=3, share=12.345, who=who) }}'
+        assert render_template_string(formats, who=Markup("<i>A&amp;B</i>")) == "3 van 12.3% bij <i>A&amp;B</i>"
+        assert render_template_string(formats, who="A&B") == "3 van 12.3% bij A&amp;B"
         dated = '{{ _("Inloggen") }} {{ day | date }} {{ current_locale() }}'
         with force_locale("en"):
             assert render_template_string(dated, day=date(2026, 3, 9)) == "Log in 2026-03-09 en"
