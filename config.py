@@ -121,6 +121,8 @@ class Config:
     # may lag (PUBLIC_COUNTS_SECONDS): with a postcode of the whole country a search is rarely asked
     # twice within 10 s, and at 30 s about half the searches find the page kept (bench/README.md).
     PUBLIC_PAGE_SECONDS = int(os.environ.get("PUBLIC_PAGE_SECONDS", "30"))
+    # ... of which each web process keeps this many itself as well (about 9 kB each; 0 = none).
+    PUBLIC_PAGE_LOCAL_ENTRIES = int(os.environ.get("PUBLIC_PAGE_LOCAL_ENTRIES", "2000"))
     # Accounts (nlwerktdoor/services/accounts.py). Login: per client address every attempt counts;
     # per account only failed attempts count, so a stranger cannot lock a person out for long.
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "10 per minute; 100 per hour")

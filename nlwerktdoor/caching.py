@@ -5,7 +5,9 @@
   Rendering a page of twenty shortages costs more than every query behind it. Kept per language
   and per exact query; never for a logged-in user (their page carries a menu and a CSRF token of
   their own) or while a flash message waits. Security headers are added to every response
-  afterwards, cached or not (security.py).
+  afterwards, cached or not (security.py). Each web process also keeps the last
+  PUBLIC_PAGE_LOCAL_ENTRIES pages it served, until the shared copy expires: under load every
+  Redis round trip is a wait for the CPU, and a page asked again of the same process needs none.
 
 A cache that fails (Redis down) is logged and passed by: the value is computed afresh.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlencode
@@ -32,8 +35,10 @@ T = TypeVar("T")
 _local: dict[str, tuple[float, object]] = {}
 
 
-def remembered(key: str, seconds: int, compute: Callable[[], T], shared: bool = True) -> T:
-    """`compute()`, or its result of at most `seconds` ago (0 or less: always computed).
+def remembered(key: str, seconds: int, compute: Callable[[], T], shared: bool = True,
+               still_good: Callable[[T], bool] | None = None) -> T:
+    """`compute()`, or its result of at most `seconds` ago (0 or less: always computed); with
+    `still_good`, a shared value it rejects is computed again.
 
     shared: kept in the configured cache (Redis in production: one computation serves every web
     process). Not shared: kept in this process as it is — for a large value that every request
@@ -54,7 +59,7 @@ def remembered(key: str, seconds: int, compute: Callable[[], T], shared: bool = 
     except Exception:  # noqa: BLE001 — a broken cache must not break the page
         log.exception("cache: could not read %s", key)
         return compute()
-    if value is None:
+    if value is None or (still_good is not None and not still_good(value)):
         value = compute()
         try:
             cache.set(key, value, timeout=seconds)
@@ -66,6 +71,7 @@ def remembered(key: str, seconds: int, compute: Callable[[], T], shared: bool = 
 def clear() -> None:
     """Forget everything kept, here and in the shared cache (tests; an admin action could use it)."""
     _local.clear()
+    _pages.clear()
     cache.clear()
 
 
@@ -74,10 +80,30 @@ def public_seconds() -> int:
     return int(current_app.config.get("PUBLIC_COUNTS_SECONDS") or 0)
 
 
+# Pages kept in this process too: key -> (wall-clock expiry of the shared copy, page), least
+# recently used first.
+_pages: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+
 def anonymous_page(name: str, render: Callable[[], str]) -> str:
     """The page `render()` makes, from the cache when an anonymous visitor asked the same just now."""
-    if current_user.is_authenticated or session.get("_flashes"):
+    seconds = int(current_app.config.get("PUBLIC_PAGE_SECONDS") or 0)
+    if seconds <= 0 or current_user.is_authenticated or session.get("_flashes"):
         return render()
     query = urlencode(sorted(request.args.items(multi=True)))
-    key = f"page:{name}:{get_locale()}:{hashlib.sha256(query.encode()).hexdigest()[:32]}"
-    return remembered(key, int(current_app.config.get("PUBLIC_PAGE_SECONDS") or 0), render)
+    key = f"kept-page:{name}:{get_locale()}:{hashlib.sha256(query.encode()).hexdigest()[:32]}"
+    now = time.time()
+    kept = _pages.get(key)
+    if kept is not None and kept[0] > now:
+        _pages.move_to_end(key)
+        return kept[1]
+    # The shared copy carries its expiry, so that no process keeps a page longer than it (and a
+    # copy past it, which a cache may hand out a moment late, is rendered again).
+    expires, page = remembered(key, seconds, lambda: (now + seconds, render()), still_good=lambda kept: kept[0] > now)
+    room = int(current_app.config.get("PUBLIC_PAGE_LOCAL_ENTRIES") or 0)
+    if room > 0:
+        _pages[key] = (expires, page)
+        _pages.move_to_end(key)
+        while len(_pages) > room:
+            _pages.popitem(last=False)
+    return page

@@ -402,6 +402,65 @@ def test_public_search_page_is_kept_for_anonymous_visitors_only(public_data, cli
         caching.clear()
 
 
+
+def test_a_process_keeps_pages_no_longer_than_the_shared_copy(public_data, client, app, db, monkeypatch):
+    """PUBLIC_PAGE_LOCAL_ENTRIES: a web process serves a page it served before without asking the
+    shared cache, but only until the shared copy expires (also when another process rendered it),
+    and it keeps only that many pages, the least recently asked dropped first."""
+    from nlwerktdoor import caching
+    from nlwerktdoor.extensions import cache
+
+    app.config.update(PUBLIC_PAGE_SECONDS=60, PUBLIC_PAGE_LOCAL_ENTRIES=2)
+    caching.clear()
+    clock = [1_000_000.0]
+    monkeypatch.setattr(caching.time, "time", lambda: clock[0])
+
+    def listed(radius: int, **more) -> list[str]:
+        query = {"postcode": "3511", "radius": radius, **more}
+        return titles(client.get("/tekorten/", query_string=query).get_data(as_text=True))
+
+    try:
+        assert "Zorg in Amsterdam" in listed(50)
+        public_data["amsterdam"].status = "closed"
+        db.session.commit()
+        with app.app_context():
+            cache.clear()  # the shared copy is gone: only this process still has the page
+        assert "Zorg in Amsterdam" in listed(50)
+        clock[0] += 61  # past the shared copy's expiry: rendered afresh
+        assert "Zorg in Amsterdam" not in listed(50)
+
+        # A page another process rendered 50 s ago: this process keeps it for the 10 s left, not 60.
+        public_data["amsterdam"].status = "open"
+        db.session.commit()
+        caching.clear()
+        clock[0] -= 50
+        assert "Zorg in Amsterdam" in listed(100)
+        caching._pages.clear()
+        clock[0] += 50
+        public_data["amsterdam"].status = "closed"
+        db.session.commit()
+        assert "Zorg in Amsterdam" in listed(100)  # read from the shared cache
+        clock[0] += 11
+        assert "Zorg in Amsterdam" not in listed(100)
+
+        # Two pages at most: asking a third drops the least recently asked.
+        public_data["amsterdam"].status = "open"
+        db.session.commit()
+        caching.clear()
+        assert "Zorg in Amsterdam" in listed(50) and "Zorg in Amsterdam" in listed(100)
+        assert "Zorg in Amsterdam" in listed(50)  # now the most recently asked
+        assert "Zorg in Amsterdam" in listed(100, sector="care")
+        assert len(caching._pages) == 2
+        public_data["amsterdam"].status = "closed"
+        db.session.commit()
+        with app.app_context():
+            cache.clear()
+        assert "Zorg in Amsterdam" in listed(50) and "Zorg in Amsterdam" in listed(100, sector="care")
+        assert "Zorg in Amsterdam" not in listed(100)
+    finally:
+        app.config.update(PUBLIC_PAGE_SECONDS=0)
+        caching.clear()
+
 def test_home_figures_are_cached_per_interval(public_data, client, app, db):
     from nlwerktdoor import caching
     from nlwerktdoor.services import stats
