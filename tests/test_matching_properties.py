@@ -223,8 +223,17 @@ def test_threads_bound_the_same_pairs(monkeypatch):
     monkeypatch.setattr(bounds, "_PARALLEL_PAIRS", 0)
     threads = set()
     share = bounds._bound_share
-    monkeypatch.setattr(bounds, "_bound_share",
-                        lambda *args: threads.add(threading.current_thread().name) or share(*args))
+    # Each share waits for the other two: a pool whose first thread came back before the last share
+    # was handed out would run two shares on one thread (it did on a busy machine).
+    all_started = threading.Barrier(3, timeout=30)
+
+    def counted(*args):
+        if threading.current_thread().name.startswith("bounds"):
+            threads.add(threading.current_thread().name)
+            all_started.wait()
+        return share(*args)
+
+    monkeypatch.setattr(bounds, "_bound_share", counted)
     shared = bounds.pair_bounds(cands, shorts, INDEX, settings, workers=3)
     assert len(alone) > 100
 
@@ -464,3 +473,33 @@ def test_a_shortage_reaching_a_block_only_by_its_own_smaller_radius_is_still_bou
     held = set(zip(found.candidate.tolist(), found.shortage.tolist()))
     assert expected <= held
     assert not any(c == s for c, s in held - expected)  # the pairs just out of reach are turned away
+
+
+def test_within_reach_marks_every_place_a_shortage_reaches():
+    """bounds.within_reach (which candidates a refill of cut streams reads): every place within a
+    shortage's own radius of it is marked, just inside at every bearing and latitude of the country,
+    and places far beyond every radius are not."""
+    import numpy as np
+
+    from nlwerktdoor.matching.bounds import within_reach
+
+    rnd = random.Random(11)
+    shorts, lats, lons = [], [], []
+    for i in range(400):
+        lat, lon = rnd.uniform(*LAT), rnd.uniform(*LON)
+        radius = rnd.choice([2, 5, 10, 20, 35, 80])
+        shorts.append(ShortageIn(i, "care", lat, lon, radius, ("s1",), (), frozenset(), START))
+        p_lat, p_lon = _destination(lat, lon, radius * (1 - 1e-7), rnd.uniform(0, 360))
+        assert haversine(lat, lon, p_lat, p_lon) <= radius
+        lats.append(p_lat)
+        lons.append(p_lon)
+    # Far away: beyond every radius (the country spans a few degrees; these lie 3 degrees north of it).
+    far = [(LAT[1] + 3 + rnd.uniform(0, 1), rnd.uniform(*LON)) for _ in range(50)]
+    lat = np.array(lats + [p[0] for p in far])
+    lon = np.array(lons + [p[1] for p in far])
+    marked = within_reach(lat, lon, shorts)
+    assert marked[:len(lats)].all()
+    assert not marked[len(lats):].any()
+    # One shortage marks its own surroundings only.
+    alone = within_reach(lat, lon, shorts[:1])
+    assert alone[0] and alone.sum() < len(lats) // 4
