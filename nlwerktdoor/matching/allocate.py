@@ -9,7 +9,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from .bounds import PairBounds, pair_bounds
+from .bounds import PairBounds, pair_bounds, within_reach
 from .exact import ExactTables, run_allocation
 from .rules import distance_km, passes_logistics, _score
 from .skills import SkillIndex
@@ -221,6 +221,8 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
         tables = ExactTables.build(candidates, shortages, index, settings)
     key_rank = _key_rank(candidates)
     keep = keep.copy()
+    lat = np.fromiter((c.lat for c in candidates), np.float64, len(candidates))
+    lon = np.fromiter((c.lon for c in candidates), np.float64, len(candidates))
     while True:
         proposals = _allocate(candidates, shortages, index, settings,
                               PairBounds(bounds.candidate, bounds.shortage, bounds.score), key_rank, candidate_left,
@@ -229,8 +231,13 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
         if not len(short):
             return proposals
         keep[short] *= _DEEPER
-        more = pair_bounds(candidates, [shortages[n] for n in short.tolist()], index, settings, changes, workers,
+        # Only the candidates within those shortages' reach: at national size a few of the shortages
+        # need more, and reading every candidate's skills again for them took minutes and gigabytes.
+        again = [shortages[n] for n in short.tolist()]
+        near = np.flatnonzero(within_reach(lat, lon, again))
+        more = pair_bounds([candidates[n] for n in near.tolist()], again, index, settings, changes, workers,
                            keep=keep[short])
+        more.candidate = near[more.candidate].astype(np.int32)
         others = ~np.isin(bounds.shortage, short)
         bounds = PairBounds(np.concatenate([bounds.candidate[others], more.candidate]),
                             np.concatenate([bounds.shortage[others], short[more.shortage].astype(np.int32)]),

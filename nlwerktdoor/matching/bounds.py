@@ -137,6 +137,41 @@ def pair_bounds(
     return found
 
 
+# Cells of within_reach's grid (degrees): small against the radii, few over a country.
+_REACH_CELL_DEG = 0.05
+
+
+def within_reach(lat: np.ndarray, lon: np.ndarray, shortages: Sequence[ShortageIn]) -> np.ndarray:
+    """Which of the points (`lat`, `lon`: candidates' places) lie within some shortage's own radius
+    of it (and some beyond): a pair farther apart than that never passes (rules: the smaller of both
+    radii). On a grid of _REACH_CELL_DEG cells, each shortage marks the rectangle of cells its radius
+    can reach, at the widest its latitudes give; a point counts when its cell is marked."""
+    if not len(shortages) or not len(lat):
+        return np.zeros(len(lat), bool)
+    s_lat = np.fromiter((s.lat for s in shortages), np.float64, len(shortages))
+    s_lon = np.fromiter((s.lon for s in shortages), np.float64, len(shortages))
+    s_radius = np.fromiter((s.max_distance_km for s in shortages), np.float64, len(shortages))
+    dlat = s_radius / _KM_PER_DEG_LAT + 1e-6
+    widest = np.cos(np.radians(np.minimum(np.maximum(np.abs(s_lat - dlat), np.abs(s_lat + dlat)), 89.9)))
+    dlon = np.minimum(s_radius / (_KM_PER_DEG_LAT * widest) + 1e-6, 360.0)
+    lat0 = min(lat.min(), (s_lat - dlat).min())
+    lon0 = min(lon.min(), (s_lon - dlon).min())
+    rows = int((max(lat.max(), (s_lat + dlat).max()) - lat0) // _REACH_CELL_DEG) + 2
+    cols = int((max(lon.max(), (s_lon + dlon).max()) - lon0) // _REACH_CELL_DEG) + 2
+    # Each shortage's rectangle of cells into a difference table; summed up, a cell > 0 is marked.
+    r0 = ((s_lat - dlat - lat0) // _REACH_CELL_DEG).astype(np.int64)
+    r1 = ((s_lat + dlat - lat0) // _REACH_CELL_DEG).astype(np.int64) + 1
+    c0 = ((s_lon - dlon - lon0) // _REACH_CELL_DEG).astype(np.int64)
+    c1 = ((s_lon + dlon - lon0) // _REACH_CELL_DEG).astype(np.int64) + 1
+    table = np.zeros((rows + 1, cols + 1), np.int64)
+    np.add.at(table, (r0, c0), 1)
+    np.add.at(table, (r0, c1), -1)
+    np.add.at(table, (r1, c0), -1)
+    np.add.at(table, (r1, c1), 1)
+    marked = table.cumsum(0).cumsum(1) > 0
+    return marked[((lat - lat0) // _REACH_CELL_DEG).astype(np.int64), ((lon - lon0) // _REACH_CELL_DEG).astype(np.int64)]
+
+
 # Pairs are cut down to `keep` per shortage only once a thread's share (and then the whole) holds more
 # than this many: a national run keeps memory for the pairs of a few hundred blocks, not of all of
 # them, while a run of 100k x 20k (4.9 million pairs) keeps every pair and never needs more.
