@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import math
 from collections import defaultdict
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from .exact import ExactTables, run_allocation
 from .rules import distance_km, passes_logistics, _score
 from .skills import SkillIndex
 from .types import CandidateIn, Changes, MatchSettings, Proposal, ShortageIn
+
+log = logging.getLogger(__name__)
 
 # Grid cells of 0.25 degree (about 28 km north-south, 17 km east-west in the Netherlands).
 _CELL_DEG = 0.25
@@ -235,6 +238,8 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
         # need more, and reading every candidate's skills again for them took minutes and gigabytes.
         again = [shortages[n] for n in short.tolist()]
         near = np.flatnonzero(within_reach(lat, lon, again))
+        log.info("streams cut short: %d shortages get their pairs again, %d times deeper, from %d of %d candidates",
+                 len(again), _DEEPER, len(near), len(candidates))
         more = pair_bounds([candidates[n] for n in near.tolist()], again, index, settings, changes, workers,
                            keep=keep[short])
         more.candidate = near[more.candidate].astype(np.int32)
