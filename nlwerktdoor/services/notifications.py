@@ -165,11 +165,14 @@ def normalise_email(email: str | None) -> str:
 
 
 def users_by_email(emails) -> dict[str, User]:
-    emails = [e for e in emails if e]
-    if not emails:
-        return {}
-    users = db.session.scalars(sa.select(User).where(sa.func.lower(User.email).in_(emails)))
-    return {normalise_email(user.email): user for user in users}
+    emails = sorted(e for e in emails if e)
+    found = {}
+    # A thousand addresses a query: a national run's digests go to hundreds of thousands of people,
+    # more than one statement may carry (65,535 parameters on PostgreSQL).
+    for chunk in _chunks(emails, 1000):
+        for user in db.session.scalars(sa.select(User).where(sa.func.lower(User.email).in_(chunk))):
+            found[normalise_email(user.email)] = user
+    return found
 
 
 def recipient_locale(user: User | None) -> str:
