@@ -154,10 +154,10 @@ def within_reach(lat: np.ndarray, lon: np.ndarray, shortages: Sequence[ShortageI
     dlat = s_radius / _KM_PER_DEG_LAT + 1e-6
     widest = np.cos(np.radians(np.minimum(np.maximum(np.abs(s_lat - dlat), np.abs(s_lat + dlat)), 89.9)))
     dlon = np.minimum(s_radius / (_KM_PER_DEG_LAT * widest) + 1e-6, 360.0)
-    lat0 = min(lat.min(), (s_lat - dlat).min())
-    lon0 = min(lon.min(), (s_lon - dlon).min())
-    rows = int((max(lat.max(), (s_lat + dlat).max()) - lat0) // _REACH_CELL_DEG) + 2
-    cols = int((max(lon.max(), (s_lon + dlon).max()) - lon0) // _REACH_CELL_DEG) + 2
+    # The grid spans the shortages' rectangles only: a point outside it is out of every one.
+    lat0, lon0 = (s_lat - dlat).min(), (s_lon - dlon).min()
+    rows = int(((s_lat + dlat).max() - lat0) // _REACH_CELL_DEG) + 2
+    cols = int(((s_lon + dlon).max() - lon0) // _REACH_CELL_DEG) + 2
     # Each shortage's rectangle of cells into a difference table; summed up, a cell > 0 is marked.
     r0 = ((s_lat - dlat - lat0) // _REACH_CELL_DEG).astype(np.int64)
     r1 = ((s_lat + dlat - lat0) // _REACH_CELL_DEG).astype(np.int64) + 1
@@ -169,7 +169,12 @@ def within_reach(lat: np.ndarray, lon: np.ndarray, shortages: Sequence[ShortageI
     np.add.at(table, (r1, c0), -1)
     np.add.at(table, (r1, c1), 1)
     marked = table.cumsum(0).cumsum(1) > 0
-    return marked[((lat - lat0) // _REACH_CELL_DEG).astype(np.int64), ((lon - lon0) // _REACH_CELL_DEG).astype(np.int64)]
+    row = (lat - lat0) // _REACH_CELL_DEG
+    col = (lon - lon0) // _REACH_CELL_DEG
+    inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
+    found = np.zeros(len(lat), bool)
+    found[inside] = marked[row[inside].astype(np.int64), col[inside].astype(np.int64)]
+    return found
 
 
 # Pairs are cut down to `keep` per shortage only once a thread's share (and then the whole) holds more
