@@ -99,7 +99,7 @@ def anonymous_page(name: str, render: Callable[[], str]) -> str:
         return kept[1]
     # The shared copy carries its expiry, so that no process keeps a page longer than it (and a
     # copy past it, which a cache may hand out a moment late, is rendered again).
-    expires, page = remembered(key, seconds, lambda: (now + seconds, render()), still_good=lambda kept: kept[0] > now)
+    expires, page = remembered(key, seconds, lambda: (now + seconds, render()), still_good=lambda shared: shared[0] > now)
     room = int(current_app.config.get("PUBLIC_PAGE_LOCAL_ENTRIES") or 0)
     if room > 0:
         _pages[key] = (expires, page)

@@ -60,8 +60,6 @@ def _template_gettext(context, string: str, **variables) -> str:
     translated = catalog.ugettext(string)
     if not context.eval_ctx.autoescape:
         return translated % variables
-    if not variables:
-        return Markup(translated % variables)
     # What Markup's own % does (escape every argument that is not a number), without its helper
     # object per argument: a page of search results formats some forty strings.
     return Markup(translated % {name: value if isinstance(value, (int, float)) else escape(value)
