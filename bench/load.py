@@ -8,7 +8,7 @@ Needs the `bench` extra (`pip install -e '.[bench]'`: gunicorn and locust). See 
     python bench/load.py serve --database …                        # gunicorn on 127.0.0.1:8000 (blocks)
     python bench/load.py run   --users 200 --seconds 60 [--with-matching --database …]
     python bench/load.py all   --database … --shortages 300000 --users 200 --seconds 60   # fill + serve + run
-    python bench/load.py capacity --users 50 --seconds 30       # searches only, wrk, after 30 s of warm-up
+    python bench/load.py capacity --users 50 --seconds 30       # searches only, wrk, after 60 s of warm-up
     python bench/load.py capacity --users 50 --seconds 30 --pause-ms 40 60   # each user pauses between searches
 """
 from __future__ import annotations
@@ -212,7 +212,7 @@ class _MatchingLoop:
             self.runs.append((time.perf_counter() - started, done.returncode, done.stdout.strip()[-200:]))
 
 
-def capacity(host: str, connections: int, seconds: int, threads: int = 2, warmup: int = 30,
+def capacity(host: str, connections: int, seconds: int, threads: int = 2, warmup: int = 60,
              pause_ms: tuple[int, int] | None = None) -> None:
     """Search capacity: wrk (Debian's package) keeps `connections` users searching, each a search by a
     random PC4 of the whole country and a random radius, and reports requests/s and latency (p50, p90,
@@ -220,7 +220,9 @@ def capacity(host: str, connections: int, seconds: int, threads: int = 2, warmup
 
     `warmup` seconds of the same load come first and are not counted: a server that has been up a
     while keeps the pages of the last PUBLIC_PAGE_SECONDS, and a run that starts from an empty cache
-    measures the filling of it instead (at 30 s, a third fewer hits). `pause_ms` (low, high): each
+    measures the filling of it instead (at 30 s, a third fewer hits). Give it at least
+    PUBLIC_PAGE_SECONDS (default 60): with less, no page rendered during the warm-up expires during
+    the run, and the run measures more hits than a server ever keeps up. `pause_ms` (low, high): each
     user waits that many ms (uniformly) between its searches, as a person would; without it the next
     search follows the answer at once (the most the server can do, but then by Little's law the
     latency is the number of users divided by the throughput, whatever the server)."""
@@ -315,7 +317,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--spawn-rate", type=float, default=50)
     parser.add_argument("--with-matching", action="store_true", help="run `match run` in a loop during the load")
-    parser.add_argument("--warmup", type=int, default=30, help="capacity: seconds of load first, not counted (default 30)")
+    parser.add_argument("--warmup", type=int, default=60, help="capacity: seconds of load first, not counted; at least the server's PUBLIC_PAGE_SECONDS (default 60)")
     parser.add_argument("--pause-ms", type=int, nargs=2, metavar=("LOW", "HIGH"),
                         help="capacity: each user waits LOW-HIGH ms between searches (default: no pause)")
     args = parser.parse_args()
