@@ -6,7 +6,7 @@ Needs the `bench` extra (`pip install -e '.[bench]'`: gunicorn and locust). See 
 
     python bench/load.py fill  --database postgresql+psycopg://postgres@127.0.0.1:5432/bench --shortages 300000
     python bench/load.py serve --database …                        # gunicorn on 127.0.0.1:8000 (blocks)
-    python bench/load.py run   --users 200 --seconds 60 [--with-matching --database …]
+    python bench/load.py run   --users 200 --seconds 60 [--database …] [--with-matching]   # --database: earlier runs' posts removed first
     python bench/load.py all   --database … --shortages 300000 --users 200 --seconds 60   # fill + serve + run
     python bench/load.py capacity --users 50 --seconds 30       # searches only, wrk, after 60 s of warm-up
     python bench/load.py capacity --users 50 --seconds 30 --pause-ms 40 60   # each user pauses between searches
@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 DEMO_PASSWORD = "nlwerktdoor-demo"
 DEMO_EMPLOYER = "hr@demo-groei.nlwerktdoor.nl"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+LOAD_TEST_TITLE = "Zorghulp (load test)"  # the shortages the employers post; `run --database` removes them first
 
 
 # --- filling the database --------------------------------------------------------------------------
@@ -141,7 +142,7 @@ class Employer(FastHttpUser):
         page = self.client.get("/tekorten/nieuw", name="new form /tekorten/nieuw")
         token = CSRF.search(page.text or "")
         self.client.post("/tekorten/nieuw", name="post /tekorten/nieuw", data={
-            "csrf_token": token.group(1) if token else "", "title": "Zorghulp (load test)", "occupation": "zorghulp",
+            "csrf_token": token.group(1) if token else "", "title": LOAD_TEST_TITLE, "occupation": "zorghulp",
             "positions": "2", "postcode": random.choice(PC4S) if PC4S else "3511", "max_distance_km": "25",
             "start_date": (date.today() + timedelta(days=30)).isoformat(), "hours_per_week": "24",
             "contact_email": "werving@bench.example",
@@ -152,11 +153,13 @@ class Employer(FastHttpUser):
 
 
 def run(host: str, users: int, seconds: int, spawn_rate: float, matching_database: str | None,
-        warmup: float = 5.0) -> None:
+        warmup: float = 5.0, database: str | None = None) -> None:
     import gevent
     from locust.env import Environment
     from nlwerktdoor import reference
 
+    if database:
+        _forget_load_test_posts(database)
     PC4S[:] = list(reference.places())
     MAX_SHORTAGE_ID[0] = int(os.environ.get("BENCH_MAX_SHORTAGE_ID", "300000"))
     env = Environment(user_classes=[Visitor, Employer], host=host)
@@ -184,6 +187,19 @@ def run(host: str, users: int, seconds: int, spawn_rate: float, matching_databas
     if matcher:
         matcher.stop()
     report(env.stats, elapsed, users, matcher)
+
+
+def _forget_load_test_posts(database_url: str) -> None:
+    """Delete the shortages earlier runs posted (and, by cascade, their matches): every run posts
+    about a hundred for the demo care group, whose own list then grows from run to run, and runs
+    an hour apart would not measure the same pages."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        gone = connection.execute(sa.text("DELETE FROM shortages WHERE title = :title"), {"title": LOAD_TEST_TITLE})
+    engine.dispose()
+    print(f"removed {gone.rowcount} shortages posted by earlier load tests", flush=True)
 
 
 class _MatchingLoop:
@@ -329,12 +345,14 @@ def main() -> None:
         capacity(args.host, args.users, args.seconds, warmup=args.warmup,
                  pause_ms=tuple(args.pause_ms) if args.pause_ms else None)
     if args.command == "run":
-        run(args.host, args.users, args.seconds, args.spawn_rate, args.database if args.with_matching else None)
+        run(args.host, args.users, args.seconds, args.spawn_rate, args.database if args.with_matching else None,
+            database=args.database)
     if args.command == "all":
         server = serve(args.database, args.workers, args.threads, args.worker_class)
         try:
             time.sleep(4)
-            run(args.host, args.users, args.seconds, args.spawn_rate, args.database if args.with_matching else None)
+            run(args.host, args.users, args.seconds, args.spawn_rate, args.database if args.with_matching else None,
+                database=args.database)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(30)
