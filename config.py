@@ -121,7 +121,7 @@ class Config:
     # every logged-in page are live). With a postcode of the whole country a search is rarely asked
     # twice within 10 s; at 60 s about four in five searches find their page kept at 800 searches/s,
     # against two in three at 30 s, and a server then does about a quarter more searches
-    # (bench/README.md, "A tenth session").
+    # (bench/README.md, "Pages kept a minute").
     PUBLIC_PAGE_SECONDS = int(os.environ.get("PUBLIC_PAGE_SECONDS", "60"))
     # ... of which each web process keeps this many itself as well (about 9 kB each; 0 = none).
     PUBLIC_PAGE_LOCAL_ENTRIES = int(os.environ.get("PUBLIC_PAGE_LOCAL_ENTRIES", "2000"))
