@@ -670,9 +670,12 @@ def test_the_candidates_are_read_with_a_plan_for_every_row_in_that_transaction_o
     db.session.commit()
     default = db.session.scalar(sa.text("SHOW cursor_tuple_fraction"))
     default_memory = db.session.scalar(sa.text("SHOW work_mem"))
+    default_jit = db.session.scalar(sa.text("SHOW jit"))
     assert [c.key.split(":")[0] for c in service._live_candidates(utcnow())] == ["worker"]
     assert db.session.scalar(sa.text("SHOW cursor_tuple_fraction")) == "1"
     assert db.session.scalar(sa.text("SHOW work_mem")) == service._READ_WORK_MEM
+    assert db.session.scalar(sa.text("SHOW jit")) == "off"
     db.session.commit()
     assert db.session.scalar(sa.text("SHOW cursor_tuple_fraction")) == default != "1"
     assert db.session.scalar(sa.text("SHOW work_mem")) == default_memory != service._READ_WORK_MEM
+    assert db.session.scalar(sa.text("SHOW jit")) == default_jit != "off"

@@ -325,6 +325,21 @@ def test_the_cycle_collector_is_off_for_a_whole_run_and_back_after(db, growing, 
     assert gc.isenabled()
 
 
+def test_an_edited_shortage_counts_each_of_its_matches_once(app, db, growing):
+    """Instant candidates read the shortage's own matches and those of the candidates near it: a
+    nearby worker already offered this shortage is both, and counts once against its room."""
+    app.config["MATCH_CANDIDATES_PER_POSITION"] = 2
+    try:
+        shortage = make_shortage(growing)  # one position: room for two
+        first = make_worker()
+        assert matching.run_matching().new_matches == 1
+        second = make_worker()
+        assert matching.match_shortage_now(shortage.id) == 1
+        assert sorted(m.worker_id for m in all_matches(db)) == sorted([first.id, second.id])
+    finally:
+        app.config.pop("MATCH_CANDIDATES_PER_POSITION", None)
+
+
 def test_instant_candidates_read_with_the_cycle_collector_off(db, growing, monkeypatch):
     import gc
 

@@ -311,10 +311,13 @@ def _plan_for_every_row() -> None:
     And the bitmap of those rows and the hash join with their accounts get the memory to stay exact
     and in memory (the default 4 MB made the bitmap lossy: every row of a block checked again;
     98,000 rows near one shortage: 1.73 -> 1.2 s in PostgreSQL, with the sort gone too).
-    For this transaction only."""
+    No JIT compilation: PostgreSQL compiles a statement it estimates dear, and for the earlier
+    matches near one shortage in a city (a national run had stored 918,000) that took about a
+    second, longer than running it. For this transaction only."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.text("SET LOCAL cursor_tuple_fraction = 1.0"))
         db.session.execute(sa.text(f"SET LOCAL work_mem = '{_READ_WORK_MEM}'"))
+        db.session.execute(sa.text("SET LOCAL jit = off"))
 
 
 _READ_WORK_MEM = "64MB"  # per sort or hash of the read, per process that runs it
@@ -488,6 +491,7 @@ def _earlier_matches(shortage_id: int | None = None, near: list[str] | None = No
     With `shortage_id` and `near` (one shortage matched at once): only what that needs — the
     matches of that shortage and of the candidates in those PC4 areas."""
     query = sa.select(
+        Match.id,
         Match.worker_id,
         Match.listing_id,
         Match.shortage_id,
@@ -497,13 +501,19 @@ def _earlier_matches(shortage_id: int | None = None, near: list[str] | None = No
         StaffListing.count,
     ).outerjoin(StaffListing, Match.listing_id == StaffListing.id)
     if shortage_id is not None:
-        query = query.outerjoin(WorkerProfile, Match.worker_id == WorkerProfile.id).where(sa.or_(
-            Match.shortage_id == shortage_id, WorkerProfile.pc4.in_(near or []), StaffListing.pc4.in_(near or [])))
+        # Three index lookups, each match once (UNION, with its id): one OR across the joined tables
+        # made PostgreSQL read every match, 1.4-2.4 s for one shortage after a national run had
+        # stored 918,000 of them.
+        query = sa.union(
+            query.where(Match.shortage_id == shortage_id),
+            query.join(WorkerProfile, Match.worker_id == WorkerProfile.id).where(WorkerProfile.pc4.in_(near or [])),
+            query.where(StaffListing.pc4.in_(near or [])),
+        )
     rows = db.session.execute(query)
     pairs = set()
     shortage_load: dict[int, int] = {}
     candidate_load: dict[str, int] = {}
-    for worker_id, listing_id, shortage_id, growing_status, candidate_status, outcome, people in rows:
+    for _match_id, worker_id, listing_id, shortage_id, growing_status, candidate_status, outcome, people in rows:
         key = _candidate_key(worker_id, listing_id)
         pairs.add((key, shortage_id))
         if "no" in (growing_status, candidate_status) or outcome in ("hired", "not hired"):
