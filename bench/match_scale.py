@@ -112,27 +112,33 @@ def clear_results() -> None:
     db.session.commit()
 
 
-def time_instant_candidates(count: int, seed: int) -> None:
+def time_instant_candidates(count: int, seed: int, keep_matches: bool = False) -> None:
     """Instant candidates (issue 4, item 5): `services.matching.match_shortage_now`, as posting or
     editing a shortage calls it, for `count` random open shortages of the database, each timed from
-    the call to its commit; their matches are deleted afterwards."""
+    the call to its commit; their matches are deleted afterwards (with `keep_matches`, only theirs:
+    the database's earlier matches, say of a national run, stay as a live platform has them)."""
     import random
     import statistics
 
     import sqlalchemy as sa
 
     from nlwerktdoor.extensions import db
-    from nlwerktdoor.models import Shortage
+    from nlwerktdoor.models import Match, Shortage
     from nlwerktdoor.services import matching as service
 
     ids = sorted(db.session.scalars(sa.select(Shortage.id).where(Shortage.status == "open")))
+    last_earlier = db.session.scalar(sa.select(sa.func.max(Match.id))) or 0
     db.session.rollback()
     seconds, made = [], []
     for shortage_id in random.Random(seed).sample(ids, min(count, len(ids))):
         started = time.perf_counter()
         made.append(service.match_shortage_now(shortage_id))
         seconds.append(time.perf_counter() - started)
-    clear_results()
+    if keep_matches:
+        db.session.execute(sa.delete(Match).where(Match.id > last_earlier))
+        db.session.commit()
+    else:
+        clear_results()
     print(f"instant candidates:  median {statistics.median(seconds) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms "
           f"over {len(seconds)} shortages ({statistics.mean(made):.1f} candidates each on average)", flush=True)
 
@@ -446,9 +452,14 @@ def main(argv=None) -> None:
     parser.add_argument("--instant", type=int, default=0, metavar="N",
                         help="first time instant candidates (match_shortage_now) for N random shortages")
     parser.add_argument("--no-run", action="store_true", help="stop after --instant (no matching run)")
+    parser.add_argument("--keep-matches", action="store_true",
+                        help="with --instant --no-run: keep the database's matches (say, of a national run) "
+                             "instead of deleting them first, as a live platform has them")
     parser.add_argument("--dump", metavar="FILE", help="also pickle the engine's inputs and proposals to FILE "
                         "(to work on the engine without a database: bench/engine_replay.py)")
     args = parser.parse_args(argv)
+    if args.keep_matches and not (args.instant and args.no_run):
+        parser.error("--keep-matches goes with --instant N --no-run (a run starts from no matches)")
     if not args.database:
         parser.error("--database (or DATABASE_URL) is required")
 
@@ -462,7 +473,8 @@ def main(argv=None) -> None:
     from nlwerktdoor.services import matching as service
 
     with app.app_context():
-        clear_results()
+        if not args.keep_matches:
+            clear_results()
         started = time.perf_counter()
         reference.places(), reference.occupations(), service.skill_index_from_reference()
         # As the scheduler does when it starts (jobs.run_scheduler) and a deploy (`flask match warm`).
@@ -471,7 +483,7 @@ def main(argv=None) -> None:
         warm_up()
         warm = time.perf_counter() - started
         if args.instant:
-            time_instant_candidates(args.instant, args.seed)
+            time_instant_candidates(args.instant, args.seed, keep_matches=args.keep_matches)
         if args.no_run:
             return
         rss_before = rss_mib()
