@@ -581,7 +581,8 @@ def test_instant_candidates_read_only_those_the_shortages_rules_let_through(empl
     too_late = make_worker(**care, certificates=["VOG"], available_from=date(2027, 3, 1))
     listing = make_listing(make_employer(side="shrinking").organisation, **care, certificates=["VOG"])
     listing_no_vog = make_listing(make_employer(side="shrinking").organisation, **care, certificates=[])
-    shortage = ShortageIn(0, "care", 52.09, 5.12, 20, ("x",), (), frozenset({"VOG"}), date(2026, 12, 1))
+    # No required skills: everyone covers them, so only the logistics decide who is read.
+    shortage = ShortageIn(0, "care", 52.09, 5.12, 20, (), (), frozenset({"VOG"}), date(2026, 12, 1))
     read = {c.key for c in matching._live_candidates(datetime.now(timezone.utc), near=reference.places_within("3511", 20),
                                                      fitting=(shortage, MatchSettings()))}
     fitting = {f"worker:{fits.id}", f"worker:{any_sector.id}", f"worker:{no_wish_at_all.id}", f"listing:{listing.id}"}
@@ -595,6 +596,40 @@ def test_instant_candidates_read_only_those_the_shortages_rules_let_through(empl
     post_new_shortage(client)  # care, VOG asked, start 2026-12-01, 20 km from 3511
     matched = {(m.worker_id, m.listing_id) for m in db.session.scalars(sa.select(Match))}
     assert matched == {(fits.id, None), (any_sector.id, None), (no_wish_at_all.id, None), (None, listing.id)}
+
+
+def test_instant_candidates_read_only_those_whose_skills_could_cover_enough(employer, login_as, client, db):
+    """Posting builds candidates only of those whose skill ids could cover enough of what the shortage
+    asks (matching.bounds.skill_gains): a software developer near a care shortage is turned away from
+    the list of ids alone, workers and listings with care skills are read. Who is matched is what a
+    full run over everyone matches."""
+    from nlwerktdoor.matching import MatchSettings, ShortageIn
+    from nlwerktdoor.services import matching
+
+    carer = make_worker(occupation="healthcare assistant", pc4="3512", certificates=["VOG"])
+    cabin_crew = make_worker(occupation="flight attendant", pc4="3512", certificates=["VOG"])
+    developer = make_worker(occupation="software developer", pc4="3512", certificates=["VOG"])
+    nobody_skills = make_worker(occupation="healthcare assistant", pc4="3512", certificates=["VOG"], skills=None)
+    listing = make_listing(make_employer(side="shrinking").organisation, occupation="healthcare assistant",
+                           pc4="3512", certificates=["VOG"])
+    coders = make_listing(make_employer(side="shrinking").organisation, occupation="software developer",
+                          pc4="3512", certificates=["VOG"])
+    asked = tuple(essential_skills("healthcare assistant"))
+    shortage = ShortageIn(0, "care", 52.09, 5.12, 20, asked, (), frozenset({"VOG"}), date(2026, 12, 1),
+                          training_offered=True, skill_level=2)
+    read = {c.key for c in matching._live_candidates(datetime.now(timezone.utc), near=reference.places_within("3511", 20),
+                                                     fitting=(shortage, MatchSettings()))}
+    assert {f"worker:{carer.id}", f"worker:{cabin_crew.id}", f"listing:{listing.id}"} <= read
+    assert not read & {f"worker:{developer.id}", f"worker:{nobody_skills.id}", f"listing:{coders.id}"}
+
+    login_as(employer)
+    post_new_shortage(client)  # healthcare assistant, care, VOG, training offered, 20 km from 3511
+    instant = {(m.worker_id, m.listing_id, m.score) for m in db.session.scalars(sa.select(Match))}
+    assert (carer.id, None) in {pair[:2] for pair in instant} and (None, listing.id) in {pair[:2] for pair in instant}
+    db.session.execute(sa.delete(Match))
+    db.session.commit()
+    matching.run_matching(full=True)
+    assert {(m.worker_id, m.listing_id, m.score) for m in db.session.scalars(sa.select(Match))} == instant
 
 
 def test_an_instant_match_is_not_announced_to_a_worker_who_withdrew_since(employer, login_as, client, db):

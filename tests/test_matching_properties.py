@@ -313,6 +313,39 @@ def test_the_pair_bounds_keep_every_passing_pair_at_or_above_its_score(run, sett
         assert bound[(proposal.candidate_key, proposal.shortage_id)] >= proposal.score
 
 
+@given(runs(), bound_settings, st.sampled_from([0.3, 0.5, 1.0]))
+@FAST
+def test_the_skill_gains_never_turn_away_a_candidate_whose_skills_pass(run, settings, level_step_credit):
+    """bounds.skill_gains (instant candidates judge a shortage's candidates by their skill ids before
+    reading the rest): every pair whose skills pass rule 5 gets past it, whatever the thresholds,
+    reuse limit, decay, level steps and generic factor."""
+    from nlwerktdoor.matching.bounds import skill_gains
+    from nlwerktdoor.matching.rules import _score
+
+    settings = replace(settings, level_step_credit=level_step_credit)
+    cands, shorts = run
+    for s in shorts:
+        gains = skill_gains(s, INDEX, settings)
+        for c in cands:
+            # Distance 0 and the sides' logistics aside: only the skills decide.
+            if gains is not None and _score(c, s, INDEX, settings, 0.0, 1.0) is not None:
+                assert gains.may_pass(c.skills), (c.skills, s.required_skills)
+
+
+def test_the_skill_gains_turn_away_a_candidate_without_enough_related_skills():
+    """The bound is not vacuous: with nothing related to what a shortage asks, or too little of it,
+    a candidate is turned away; the same id, or enough related skills, get through."""
+    from nlwerktdoor.matching.bounds import skill_gains
+
+    settings = MatchSettings()
+    shortage = ShortageIn(1, "care", 52.0, 5.0, 40, ("s1", "s3", "s8", "s9"), (), frozenset(), START)
+    gains = skill_gains(shortage, INDEX, settings)
+    assert not gains.may_pass({"l1", "k3", "unknown"})  # a language and a catch-all field: nothing related
+    assert not gains.may_pass({"s6"})  # a common skill in another level-1 group
+    assert gains.may_pass({"s1", "s3"}) and gains.may_pass({"s8", "s9"})
+    assert skill_gains(replace(shortage, required_skills=()), INDEX, settings) is None  # everyone covers it
+
+
 @given(runs(), bound_settings, st.data())
 @FAST
 def test_the_streamed_allocation_is_the_greedy_allocation_of_every_passing_pair(run, settings, data):

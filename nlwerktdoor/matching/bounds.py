@@ -177,6 +177,57 @@ def within_reach(lat: np.ndarray, lon: np.ndarray, shortages: Sequence[ShortageI
     return found
 
 
+@dataclass(frozen=True)
+class SkillGains:
+    """For one shortage: the most each skill a candidate may hold can add to the covered weight of
+    its required skills (`gains`), and the covered weight below which rule 5 turns a pair away
+    (`needed`). A candidate whose skills' gains add up to less cannot pass, so one shortage's
+    candidates can be judged from a list of skill ids, before anything else of them is built."""
+
+    gains: dict[str, float]
+    needed: float
+
+    def may_pass(self, skills) -> bool:
+        gains = self.gains
+        return sum([gains.get(skill, 0.0) for skill in skills]) >= self.needed
+
+
+# Float sums in another order differ in the last bits: `needed` is lowered by this share of itself.
+_GAINS_SLACK = 1e-9
+
+
+def skill_gains(shortage: ShortageIn, index: SkillIndex, settings: MatchSettings) -> SkillGains | None:
+    """The gains bound for `shortage` (see SkillGains); None when rule 5 cannot be bounded this way
+    (no required skills: everyone covers it; settings under which a credit can rise on its way).
+
+    Why it never turns away a pair that passes (rules._score): the covered weight is at most the sum
+    over required skills of weight x credit; a held required skill gives its weight, and each held
+    skill covers at most `max_related_uses` others, its n-th use at `reuse_decay`**n times a credit
+    that the level step can only lower. So a held skill adds at most its own weight (if required)
+    plus its best `max_related_uses` related credits, weighted, largest first with the decays in
+    order (no other order of them sums higher). Knowledge's gate only lowers the sum further.
+    Measured on the national data: of the 157,000 candidates within reach of a city shortage, a
+    tenth get past it, and of those a few dozen pass."""
+    asked = index.asked(shortage.required_skills, settings)
+    if not asked.skills or asked.total <= 0 or settings.coverage_target <= 0 or not settings.credits_never_rise:
+        return None
+    threshold = settings.min_coverage_with_training if shortage.training_offered else settings.min_coverage
+    if threshold > 1.0:
+        return SkillGains({}, math.inf)  # coverage is capped at 1: nobody passes
+    gains: dict[str, float] = {}
+    related: dict[str, list[float]] = {}
+    for skill, weight in zip(asked.skills, asked.weights):
+        gains[skill] = weight
+        for by, credit in index.coverers(skill, settings).items():
+            related.setdefault(by, []).append(weight * credit)
+    uses, decay = max(settings.max_related_uses, 0), settings.reuse_decay
+    for by, values in related.items():
+        values.sort(reverse=True)
+        gains[by] = gains.get(by, 0.0) + sum(value * decay**n for n, value in enumerate(values[:uses]))
+    needed = threshold * settings.coverage_target * asked.total
+    return SkillGains(gains, needed * (1.0 - _GAINS_SLACK))
+
+
 # Pairs are cut down to `keep` per shortage only once a thread's share (and then the whole) holds more
 # than this many: a national run keeps memory for the pairs of a few hundred blocks, not of all of
 # them, while a run of 100k x 20k (4.9 million pairs) keeps every pair and never needs more.

@@ -159,6 +159,7 @@ class SkillIndex:
         self._asked: dict[tuple[tuple[str, ...], MatchSettings], Asked] = {}
         self._tables: dict[MatchSettings, _Tables] = {}
         self._group_keys = {skill_id: node.keys for skill_id, node in nodes.items()}  # read by every new profile
+        self._members: dict[str, list[tuple[bool, str]]] | None = None  # group key -> its skills (coverers)
 
     @classmethod
     def build(
@@ -313,6 +314,32 @@ class SkillIndex:
             else:
                 found.append((key, min(base[level] * self._specificity[key], MAX_RELATED_CREDIT), False))
         return tuple(found)
+
+    def coverers(self, required: str, settings: MatchSettings) -> dict[str, float]:
+        """Every other skill that can cover `required`, with the credit `options` would give it
+        (group credit times the generic factor), leaving out credits below `min_related_credit`
+        when they can never count (see _Tables.floor): the same relatedness seen from the required
+        skill's side, for bounding a shortage's candidates before they are read (bounds.skill_gains)."""
+        members = self._members
+        if members is None:
+            members = {}
+            for skill_id, node in self._nodes.items():
+                for key in node.keys:
+                    members.setdefault(key, []).append(node.entry)
+            self._members = members
+        floor = settings.min_related_credit if settings.credits_never_rise else 0.0
+        common_required = self.commonness(required, settings)
+        found: dict[str, float] = {}
+        for key, credit, transversal_only in self.links(required, settings):
+            if credit < floor:
+                continue
+            for transversal, by in members.get(key, ()):
+                if by == required or (transversal_only and not transversal):
+                    continue
+                value = credit * min(1.0, common_required / self.commonness(by, settings))
+                if value > 0 and value >= floor and value > found.get(by, 0.0):
+                    found[by] = value
+        return found
 
     def holds(self, skill_id: str) -> tuple[str, ...]:
         """The groups in which a candidate's skill can cover others (a level-1 group only for a
