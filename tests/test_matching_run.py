@@ -261,7 +261,7 @@ def test_a_run_never_proposes_a_pair_twice_whatever_its_kind(db, growing):
 
 def test_the_engine_inputs_of_candidates_share_what_they_have_in_common(db):
     """A national run holds millions of candidates in memory: what many have in common
-    (certificates, sector wishes, dates) is one object, and every skill id one string."""
+    (certificates, sector wishes, dates, a list of skills) is one object, and every skill id one string."""
     from nlwerktdoor.models.database import utcnow
 
     first = make_worker(certificates=["VOG", "BHV"], desired_sectors=["care"])
@@ -272,6 +272,11 @@ def test_the_engine_inputs_of_candidates_share_what_they_have_in_common(db):
     assert one.certificates == frozenset({"VOG", "BHV"}) and one.certificates is two.certificates
     assert one.desired_sectors is two.desired_sectors and one.available_from is two.available_from
     assert all(a is b for a in one.skills for b in two.skills if a == b)
+    assert one.skills is two.skills  # the same list of skills (flight attendant's): one set
+
+    third = make_worker(skills=None, certificates=None, desired_sectors=None)  # JSON null: none of each
+    (read,) = [c for c in matching._live_candidates(utcnow()) if c.key == f"worker:{third.id}"]
+    assert read.skills == read.certificates == read.desired_sectors == frozenset()
 
 
 def test_the_engine_is_compiled_at_deploy_by_a_command(app, cli_runner, monkeypatch):

@@ -376,6 +376,18 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
     it, and sorting the rows (with their skill lists) by id spilled to disk at national size."""
     _plan_for_every_row()
     gains = skill_gains(fitting[0], skill_index_from_reference(), fitting[1]) if fitting is not None else None
+    # One set per distinct skill list (its JSON text), None where the gains turn it away: the national
+    # data has 675,000 distinct lists for 2.4 million candidates, so most rows are a lookup instead
+    # of a parse, and the candidates share their sets (2.4 million sets of ~1.2 kB each otherwise).
+    skill_sets: dict[str | None, frozenset[str] | None] = {}
+
+    def skills_of(text: str | None) -> frozenset[str] | None:
+        skills = skill_sets.get(text, _UNSEEN)
+        if skills is _UNSEEN:
+            skills = frozenset(set(map(sys.intern, _json_list(text))))
+            skill_sets[text] = skills = skills if gains is None or gains.may_pass(skills) else None
+        return skills
+
     candidates = []
     workers = (
         sa.select(*_columns(WorkerProfile, *_POSTING_COLUMNS), *_as_text(WorkerProfile, "skills", "certificates", "desired_sectors"))
@@ -388,10 +400,10 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
         .execution_options(yield_per=_READ_BATCH)
     )
     for worker in db.session.execute(workers):
-        skills = _json_list(worker.skills)
-        if gains is not None and not gains.may_pass(skills):
+        skills = skills_of(worker.skills)
+        if skills is None:
             continue
-        candidate = _candidate_in(f"worker:{worker.id}", worker, skills, _json_list(worker.desired_sectors), capacity=1)
+        candidate = _candidate_in(f"worker:{worker.id}", worker, skills, worker.desired_sectors, capacity=1)
         if candidate is not None:
             candidates.append(candidate)
     listings = (
@@ -408,10 +420,10 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
         .execution_options(yield_per=_READ_BATCH)
     )
     for listing in db.session.execute(listings):
-        skills = _json_list(listing.skills)
-        if gains is not None and not gains.may_pass(skills):
+        skills = skills_of(listing.skills)
+        if skills is None:
             continue
-        candidate = _candidate_in(f"listing:{listing.id}", listing, skills, (), capacity=max(listing.count, 1))
+        candidate = _candidate_in(f"listing:{listing.id}", listing, skills, None, capacity=max(listing.count, 1))
         if candidate is not None:
             candidates.append(candidate)
     return candidates
@@ -427,6 +439,21 @@ def _as_text(model, *names):
 def _json_list(text: str | None) -> list:
     """A JSON list column read as text (_as_text): its values; none for SQL NULL or JSON null."""
     return (json.loads(text) or []) if text else []
+
+
+_UNSEEN = object()
+# Certificates and sector wishes, as read (_as_text): a few dozen distinct lists in all.
+_SETS_BY_TEXT: dict[str | None, frozenset] = {}
+
+
+def _shared_set(text: str | None) -> frozenset:
+    """The values of a JSON list column read as text, as one kept frozenset per distinct text."""
+    kept = _SETS_BY_TEXT.get(text)
+    if kept is None:
+        if len(_SETS_BY_TEXT) > 10_000:  # never unbounded (as _shared)
+            _SETS_BY_TEXT.clear()
+        kept = _SETS_BY_TEXT[text] = _shared(frozenset(_json_list(text)))
+    return kept
 
 
 _REACH_SLACK_KM = 1e-9
@@ -468,16 +495,19 @@ def _fits_logistics(model, shortage: ShortageIn, settings: MatchSettings, wishes
     return rules
 
 
-def _candidate_in(key: str, source, skills, desired_sectors, capacity: int) -> CandidateIn | None:
-    """The engine's view of a worker profile or a staff listing (a row of _POSTING_COLUMNS, with its skill ids);
-    None when its postcode is unknown to the reference data.
+def _candidate_in(key: str, source, skills: frozenset[str], desired_sectors: str | None,
+                  capacity: int) -> CandidateIn | None:
+    """The engine's view of a worker profile or a staff listing (a row of _POSTING_COLUMNS and its
+    certificates as text, with its set of skill ids and its sector wishes as text); None when its
+    postcode is unknown to the reference data.
 
-    A national run holds millions of these (2.4 million took 6 GB), so they are kept small. Skill
-    ids are interned: every row read brings its own copies of the same few thousand ids (at 100k
-    candidates about 180 MB of them). The skill set is made from a set: a frozenset built straight
-    from a list of twenty-odd ids grows its table step by step to twice the size a copy of a set
-    gets (2.3 kB against 1.2 kB). Certificates, sector wishes and dates come in few kinds: one
-    object serves every candidate with the same (_shared)."""
+    A national run holds millions of these (2.4 million took 6 GB), so they are kept small. The
+    skill sets come from _live_candidates, one per distinct list, their ids interned: every row
+    read brings its own copies of the same few thousand ids (at 100k candidates about 180 MB of
+    them); each set is made from a set: a frozenset built straight from a list of twenty-odd ids
+    grows its table step by step to twice the size a copy of a set gets (2.3 kB against 1.2 kB).
+    Certificates, sector wishes and dates come in few kinds: one object serves every candidate with
+    the same (_shared, _shared_set)."""
     place = reference.place(source.pc4)
     if place is None:
         return None
@@ -486,9 +516,9 @@ def _candidate_in(key: str, source, skills, desired_sectors, capacity: int) -> C
         lat=place.lat,
         lon=place.lon,
         max_distance_km=source.max_distance_km,
-        skills=frozenset(set(map(sys.intern, skills))),
-        certificates=_shared(frozenset(_json_list(source.certificates))),
-        desired_sectors=_shared(frozenset(desired_sectors or ())),
+        skills=skills,
+        certificates=_shared_set(source.certificates),
+        desired_sectors=_shared_set(desired_sectors),
         available_from=_shared(source.available_from),
         capacity=capacity,
         skill_level=occupation_skill_level(source.occupation_id),
