@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -55,6 +56,7 @@ def candidates(draw, i):
         available_from=START + timedelta(days=draw(st.integers(-60, 60))),
         capacity=1 if kind == "worker" else draw(st.integers(1, 4)),
         skill_level=draw(st.integers(0, 4)),
+        occupation=draw(st.sampled_from(["", "cook", "pilot", "waiter"])),
     )
 
 
@@ -298,17 +300,35 @@ bound_settings = st.builds(
 )
 
 
-@given(runs(), bound_settings)
+@contextmanager
+def occupation_groups(active: bool):
+    """bounds._OccupationGroups for any run, however small (active), or for none."""
+    from nlwerktdoor.matching.bounds import _OccupationGroups as groups
+
+    kept = groups.MIN_GROUPS, groups.MIN_MEMBERS, groups.MIN_RUN
+    groups.MIN_GROUPS, groups.MIN_MEMBERS, groups.MIN_RUN = (1, 0, 0) if active else (10**9, 0, 0)
+    try:
+        yield
+    finally:
+        groups.MIN_GROUPS, groups.MIN_MEMBERS, groups.MIN_RUN = kept
+
+
+@given(runs(), bound_settings, st.booleans())
 @FAST
-def test_the_pair_bounds_keep_every_passing_pair_at_or_above_its_score(run, settings):
+def test_the_pair_bounds_keep_every_passing_pair_at_or_above_its_score(run, settings, groups):
     """bounds.pair_bounds (numpy, many pairs at once) holds every pair that passes, with a bound not
-    below its exact score: the streams of `match` lose nothing and rank nothing too low."""
+    below its exact score: the streams of `match` lose nothing and rank nothing too low. With the
+    occupation groups (a group's bound turns its members away) or without, the same bounds."""
     from nlwerktdoor.matching import candidate_pairs
     from nlwerktdoor.matching.bounds import pair_bounds
 
     cands, shorts = run
-    found = pair_bounds(cands, shorts, INDEX, settings)
+    with occupation_groups(groups):
+        found = pair_bounds(cands, shorts, INDEX, settings)
+    with occupation_groups(not groups):
+        other = pair_bounds(cands, shorts, INDEX, settings)
     bound = {(cands[c].key, shorts[s].id): b for c, s, b in zip(found.candidate, found.shortage, found.score)}
+    assert bound == {(cands[c].key, shorts[s].id): b for c, s, b in zip(other.candidate, other.shortage, other.score)}
     for proposal in candidate_pairs(cands, shorts, INDEX, settings):
         assert bound[(proposal.candidate_key, proposal.shortage_id)] >= proposal.score
 
@@ -369,8 +389,10 @@ def test_the_streamed_allocation_is_the_greedy_allocation_of_every_passing_pair(
     depth = data.draw(st.sampled_from([1, 2]))
     buffer, bounds._KEEP_BUFFER_PAIRS = bounds._KEEP_BUFFER_PAIRS, 0  # cut whatever the size
     try:
-        assert match(cands, shorts, INDEX, settings, exclude, shortage_load, candidate_load, changes,
-                     stream_depth=depth) == expected
+        # With occupation groups and cuts from the first pairs on: the same result.
+        with occupation_groups(data.draw(st.booleans())):
+            assert match(cands, shorts, INDEX, settings, exclude, shortage_load, candidate_load, changes,
+                         stream_depth=depth) == expected
     finally:
         bounds._KEEP_BUFFER_PAIRS = buffer
 

@@ -38,6 +38,9 @@ class CandidateIn:
     capacity: int = 1
     # ISCO skill level of the candidate's occupation (1-4, 0 = unknown): see MatchSettings.max_level_gap.
     skill_level: int = 0
+    # The occupation the candidate comes from (ESCO id, "" = unknown): never scored, it only groups
+    # candidates whose skills are alike, so a run can turn a whole group away from a shortage (bounds.py).
+    occupation: str = ""
 
 
 @dataclass(frozen=True, slots=True)

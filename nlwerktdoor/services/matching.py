@@ -522,6 +522,7 @@ def _candidate_in(key: str, source, skills: frozenset[str], desired_sectors: str
         available_from=_shared(source.available_from),
         capacity=capacity,
         skill_level=occupation_skill_level(source.occupation_id),
+        occupation=_shared(source.occupation_id or ""),
     )
 
 
