@@ -370,7 +370,7 @@ class _OccupationGroups:
     and a block's column sums are computed for every pair before any pair is tested: at national
     size that was four fifths of the run. Candidates of an unknown occupation form one group."""
 
-    # Fewer groups than this, or fewer candidates per group on average: not worth splitting the blocks.
+    # Fewer groups than this, or fewer candidates per group on average: no groups (every run passes).
     MIN_GROUPS, MIN_MEMBERS = 2, 50
     # Fewer rows per run of a group on average in a block: that block's sums are made for every pair.
     MIN_RUN = 16
@@ -848,7 +848,8 @@ def _reuse_cut(a, row, run_ptr, run_family, run_count, run_start, w_idx, w_val, 
 
 
 @compiled
-def _block_kernel(rows, cols, seg_ptr, seg_group, passes, every_group, c_lat, c_lon, c_radius, c_day, c_level, c_changed, c_certs, c_sectors, c_no_wish,
+def _block_kernel(rows, cols, seg_ptr, seg_group, passes, every_group,
+                  c_lat, c_lon, c_radius, c_day, c_level, c_changed, c_certs, c_sectors, c_no_wish,
                   group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
                   link_commonness, min_related,
                   s_lat, s_lon, s_radius, s_day, s_level, s_changed, s_certs, s_sector, s_threshold, s_asks_nothing,
