@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from nlwerktdoor.matching import CandidateIn, MatchSettings, ShortageIn, SkillIndex, SkillInfo, evaluate, match
@@ -395,6 +396,52 @@ def test_the_streamed_allocation_is_the_greedy_allocation_of_every_passing_pair(
                          stream_depth=depth) == expected
     finally:
         bounds._KEEP_BUFFER_PAIRS = buffer
+
+
+@st.composite
+def crowded_runs(draw):
+    """Many candidates of a few occupations in one or two blocks (one 0.2-degree cell, two radius
+    classes), and shortages around them: a block's runs and the cut of the block before meet."""
+    occupations = {"cook": ("s1", "s2", "s3", "k1"), "pilot": ("s8", "s9", "k3"), "waiter": ("s4", "s5", "s6", "t1")}
+    cands = []
+    for i in range(draw(st.integers(10, 40))):
+        occupation = draw(st.sampled_from(sorted(occupations)))
+        skills = draw(st.frozensets(st.sampled_from(occupations[occupation]), min_size=1)
+                      | st.frozensets(st.sampled_from(SKILL_IDS), max_size=2))
+        cands.append(CandidateIn(f"worker:{i}", draw(st.floats(52.01, 52.19)), draw(st.floats(5.01, 5.19)),
+                                 draw(st.sampled_from([20, 60])), skills, frozenset(), frozenset(),
+                                 START + timedelta(days=draw(st.integers(-10, 10))), 1, draw(st.integers(0, 4)),
+                                 occupation))
+    shorts = [ShortageIn(i, "care", draw(st.floats(51.9, 52.3)), draw(st.floats(4.9, 5.3)),
+                         draw(st.sampled_from([10, 40, 100])),
+                         tuple(draw(st.lists(st.sampled_from(SKILL_IDS), min_size=1, max_size=6))),
+                         tuple(draw(st.lists(st.sampled_from(SKILL_IDS), max_size=3))), frozenset(), START,
+                         draw(st.integers(1, 2)), draw(st.booleans()), draw(st.integers(0, 4)))
+              for i in range(draw(st.integers(1, 8)))]
+    return cands, shorts
+
+
+@given(crowded_runs(), bound_settings, st.sampled_from([1, 2, 4]))
+@FAST
+def test_bounds_cut_short_keep_every_passing_pair_above_what_they_left_out(run, settings, keep):
+    """pair_bounds with `keep`, cut after every block, with occupation runs: every passing pair that
+    scores above what the shortage left out (`dropped`) is held, with a bound not below its score. The
+    allocation's check (allocate._needs_more) rests on this; a run bound or a cut made too eager (a
+    pair left out above the level `dropped` reports) breaks it."""
+    from nlwerktdoor.matching import bounds, candidate_pairs
+
+    cands, shorts = run
+    buffer, bounds._KEEP_BUFFER_PAIRS = bounds._KEEP_BUFFER_PAIRS, 0
+    try:
+        with occupation_groups(True):
+            found = bounds.pair_bounds(cands, shorts, INDEX, settings, keep=np.full(len(shorts), keep, np.int64))
+    finally:
+        bounds._KEEP_BUFFER_PAIRS = buffer
+    held = {(cands[c].key, shorts[s].id): b for c, s, b in zip(found.candidate, found.shortage, found.score)}
+    position = {s.id: n for n, s in enumerate(shorts)}
+    for proposal in candidate_pairs(cands, shorts, INDEX, settings):
+        if proposal.score > found.dropped[position[proposal.shortage_id]]:
+            assert held[(proposal.candidate_key, proposal.shortage_id)] >= proposal.score
 
 
 def test_streams_cut_short_in_threads_give_the_same_proposals(monkeypatch):

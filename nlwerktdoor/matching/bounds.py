@@ -39,7 +39,6 @@ import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
 from itertools import chain
 
 import numpy as np
@@ -109,7 +108,7 @@ def pair_bounds(
     side_c = _CandidateArrays(candidates, skills, index, settings, changes)
     side_s = _ShortageArrays(shortages, skills, index, settings, changes)
     side_c.masks_from(side_s)
-    side_c.groups = _OccupationGroups(candidates, skills, side_s, index, settings)
+    side_c.groups = _OccupationGroups(candidates, settings)
     work: list[tuple[np.ndarray, np.ndarray]] = []
     for block in side_c.blocks():
         near = side_s.within_box(side_c.lat[block].min(), side_c.lat[block].max(),
@@ -360,84 +359,52 @@ class _SkillColumns:
 
 
 class _OccupationGroups:
-    """The first skills bound (_block_kernel) for whole groups of candidates at once: the candidates
-    of one occupation, as if one candidate held every skill any of them holds. A pair's bound never
-    exceeds its group's (a best credit only rises with more skills to choose from, and float32 sums
-    of larger terms in the same order are never smaller), so where the group's fails, so does every
-    member's, and the block leaves that shortage out for that group's rows.
+    """Runs of alike candidates in a block, for the run bound of _block_sums: a block's rows are put
+    group by group, the candidates of one occupation side by side, and each run is first bounded as
+    one candidate holding the best credits of all its rows (their skills together). Where that fails
+    a shortage (or cannot reach its cutoff), so does every row of the run, and the run's sums for it
+    are never made.
 
     Most pairs within reach fail on skills (around a city shortage 88 of 157,000 candidates pass),
-    and a block's column sums are computed for every pair before any pair is tested: at national
-    size that was four fifths of the run. Candidates of an unknown occupation form one group."""
+    and a block's column sums are made for every pair that is not turned away first: at national size
+    they were four fifths of the run. A run is bounded by its own rows in this block only, tighter than
+    by all of its occupation's candidates over the country (the eleventh session's table of occupations
+    x shortages: a quarter of those pairs passed at 100k). Candidates of an unknown occupation form one
+    group."""
 
-    # Fewer groups than this, or fewer candidates per group on average: no groups (every run passes).
+    # Fewer groups than this, or fewer candidates per group on average: no groups (one run per block).
     MIN_GROUPS, MIN_MEMBERS = 2, 50
-    # Fewer rows per run of a group on average in a block: that block's sums are made for every pair.
+    # Fewer rows per run of a group on average in a block: one run (the run bounds save less than they cost).
     MIN_RUN = 16
 
-    def __init__(self, candidates, skills: _SkillColumns, side_s: "_ShortageArrays", index: SkillIndex,
-                 settings: MatchSettings):
-        self.passes = None
+    def __init__(self, candidates, settings: MatchSettings):
+        self.group = None
         if settings.coverage_target <= 0 or settings.level_step_credit > 1.0:
             return  # the first bound is not applied (_block_kernel: first_filter)
         number: dict[str, int] = {}
-        self.group = np.fromiter((number.setdefault(c.occupation, len(number)) for c in candidates), np.int64,
-                                 len(candidates))
-        if len(number) < self.MIN_GROUPS or len(candidates) < self.MIN_MEMBERS * len(number):
-            return
-        held: list[set[str]] = [set() for _ in number]
-        for c, g in zip(candidates, self.group):
-            held[g].update(c.skills)
-        union = [CandidateIn(f"group:{g}", 0.0, 0.0, 0.0, frozenset(h), frozenset(), frozenset(), _NO_DAY)
-                 for g, h in enumerate(held)]
-        side_g = _CandidateArrays(union, skills, index, settings, None)
-        n_shortages = len(side_s.lat)
-        self.passes = np.ones((len(union), n_shortages), bool)
-        weights = side_s.weights
-        rows = np.arange(len(union))
-        for start in range(0, n_shortages, _GROUP_SHORTAGES):
-            cols = np.arange(start, min(start + _GROUP_SHORTAGES, n_shortages))
-            _local, _best, sums = _block_sums(
-                rows, cols, side_g.group_ptr, side_g.group_ids, side_g.group_common, side_g.exact_ptr,
-                side_g.exact_cols, skills.group_start, skills.link_column, skills.link_credit,
-                skills.link_commonness, settings.min_related_credit, weights.indptr, weights.indices,
-                weights.data, n_shortages, skills.width, np.array([0, len(rows)], np.int64), _ALL_GROUP,
-                _ALL_PASS, True)
-            # As the kernel's first filter, shortage by shortage (columns of sums) and group by group,
-            # with one _SLACK more: a group's sum and a member's may be rounded on other paths (SIMD
-            # lanes or not), a few float32 ulps apart, where the exact one is never below the member's.
-            floor = settings.coverage_target * (side_s.threshold[cols] - _SLACK)
-            fails = (sums.astype(np.float64) + 3 * _SLACK < floor[:, None]) & ~side_s.asks_nothing[cols, None]
-            self.passes[:, cols] = ~fails.T
+        group = np.fromiter((number.setdefault(c.occupation, len(number)) for c in candidates), np.int64,
+                            len(candidates))
+        if len(number) >= self.MIN_GROUPS and len(candidates) >= self.MIN_MEMBERS * len(number):
+            self.group = group
 
     def arrange(self, block: np.ndarray) -> np.ndarray:
         """The block's candidates group by group (each group's rows side by side: _block_sums)."""
-        if self.passes is None:
+        if self.group is None:
             return block
         return block[np.argsort(self.group[block], kind="stable")]
 
-    def segments(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(where each group's run of `rows` starts, and the end; each run's group; the groups x
-        shortages table of who may pass), as _block_sums reads them: one run, of a group that may
-        pass everything, when there are no groups."""
-        if self.passes is None:
-            return np.array([0, len(rows)], np.int64), _ALL_GROUP, _ALL_PASS
+    def segments(self, rows: np.ndarray) -> np.ndarray | None:
+        """Where each group's run of `rows` starts, and the end, as _block_sums reads them; None (no
+        run bounds) when there are no groups or the runs are short."""
+        if self.group is None:
+            return None
         of_rows = self.group[rows]
         starts = np.flatnonzero(np.r_[True, of_rows[1:] != of_rows[:-1]])
         if len(rows) < self.MIN_RUN * len(starts):
-            # Runs of a row or two: skipping them saves less than the sums' vectorised loop over all
-            # rows at once loses (at 100k x 20k, 78 rows a block on average, 0.4 s more in all).
-            return np.array([0, len(rows)], np.int64), _ALL_GROUP, _ALL_PASS
-        return np.r_[starts, len(rows)].astype(np.int64), of_rows[starts], self.passes
-
-
-_ALL_GROUP = np.zeros(1, np.int64)
-_ALL_PASS = np.ones((1, 1), bool)  # read only as passes[0, 0] (_block_sums: every_group)
-
-
-# Shortages per pass of the group bounds (groups x this many float32 sums at a time).
-_GROUP_SHORTAGES = 20_000
-_NO_DAY = date(1, 1, 1)
+            # Runs of a row or two: bounding them costs about as much as their sums (at 100k x 20k,
+            # 78 rows a block on average).
+            return None
+        return np.r_[starts, len(rows)].astype(np.int64)
 
 
 class _Side:
@@ -671,9 +638,12 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
     places = side_c.places(rows) if stages == 2 else np.zeros((len(rows), 1), np.int64)
     no_mask = np.zeros(0, np.uint64)
     skills, weights = side_c.skills, side_s.weights
-    seg_ptr, seg_group, passes = side_c.groups.segments(rows)
+    seg_ptr = side_c.groups.segments(rows)
+    group_test = seg_ptr is not None
+    if not group_test:
+        seg_ptr = np.array([0, len(rows)], np.int64)  # one run: every row's sums
     found_row, found_col, score = _block_kernel(
-        rows, cols, seg_ptr, seg_group, passes, passes is _ALL_PASS,
+        rows, cols, seg_ptr, group_test,
         side_c.lat, side_c.lon, side_c.radius, side_c.day, side_c.level, side_c.changed,
         side_c.certs if side_s.cert_bit is not None else no_mask,
         side_c.sectors if side_s.sector_bit is not None else no_mask,
@@ -702,7 +672,8 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
 @compiled
 def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column,
                 link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width,
-                seg_ptr, seg_group, passes, every_group):
+                seg_ptr, group_test, s_threshold, s_asks_nothing, s_entry, coverage_target, group_cut, cutoff,
+                w_coverage, w_nice, w_distance, w_reach, w_availability):
     """For the block: (local column of each asked column, -1 where the block's shortages do not ask
     it; the best credit of each block candidate for each local column alone, local columns x block
     rows (the pairs read a few columns each, scattered either way: no transposed copy); per block
@@ -714,9 +685,12 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
     says "held". The sums are made column by column over all candidates at once (vectorised): the
     first skills bound of every pair of the block.
 
-    The rows come in runs of one occupation group each (seg_ptr, seg_group): a run whose group
-    cannot pass a shortage (passes[group, shortage] False, _OccupationGroups) keeps sums of 0 for it,
-    which the first bound turns away as it should. `every_group`: no groups, every run passes."""
+    `group_test`: the rows come in runs of alike candidates (seg_ptr, _OccupationGroups), and a run
+    is first bounded as one candidate with the best credits of all its rows (each column's highest
+    among them): no row's sum exceeds the run's. Where the run's sum fails the first bound, or
+    (`group_cut`) the highest score it allows is below the shortage's `cutoff`, the run keeps sums of
+    0 for that shortage, which the kernel turns away as it should (the first bound, the early cut,
+    or at the latest the cutoff). A run's sum costs one row's; most runs fail most shortages."""
     n_rows, n_cols = len(rows), len(cols)
     n_seg = len(seg_ptr) - 1
     live = np.empty(n_seg, np.int64)
@@ -745,15 +719,44 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
             column = local[exact_cols[e]]
             if column >= 0:
                 best[column, a] = 1.0
+    # Each run's best credit per column: the highest of its rows'.
+    run_best = np.zeros((n_used if group_test else 0, n_seg), np.float32)
+    if group_test:
+        for column in range(n_used):
+            credits = best[column]
+            for g in range(n_seg):
+                top = np.float32(0.0)
+                for a in range(seg_ptr[g], seg_ptr[g + 1]):
+                    if credits[a] > top:
+                        top = credits[a]
+                run_best[column, g] = top
     # Four columns at a time: each pass over a row of sums reads and writes it once for four terms.
     sums = np.zeros((n_cols, n_rows), np.float32)
     for b in range(n_cols):
         out = sums[b]
+        j = cols[b]
         n_live = 0
         for g in range(n_seg):
-            if every_group or passes[seg_group[g], cols[b]]:
-                live[n_live] = g
-                n_live += 1
+            if group_test and not s_asks_nothing[j]:
+                # As the kernel's first bound and early cut, with one _SLACK more: the run's sum is made
+                # in float64, a row's in float32 in another order, a few float32 ulps apart.
+                required = 0.0
+                for p in range(w_ptr[j], w_ptr[j + 1]):
+                    required += np.float64(w_val[p]) * run_best[local[w_idx[p]], g]
+                for p in range(w_ptr[n_shortages + j], w_ptr[n_shortages + j + 1]):
+                    required += np.float64(w_val[p]) * run_best[local[w_idx[p]], g]
+                if required + 3 * _SLACK < coverage_target * (s_threshold[j] - _SLACK):
+                    continue
+                if group_cut and cutoff[j] > -np.inf:
+                    nice = 0.0
+                    for p in range(w_ptr[2 * n_shortages + j], w_ptr[2 * n_shortages + j + 1]):
+                        nice += np.float64(w_val[p]) * run_best[local[w_idx[p]], g]
+                    highest = (w_coverage * min(1.0, required + 3 * _SLACK) + w_nice * min(1.0, nice + 3 * _SLACK)
+                               + w_distance + w_reach * s_entry[j] + w_availability)
+                    if min(1.0, highest) + _SLACK < cutoff[j]:
+                        continue
+            live[n_live] = g
+            n_live += 1
         if n_live == 0:
             continue
         for part in range(2):
@@ -848,7 +851,7 @@ def _reuse_cut(a, row, run_ptr, run_family, run_count, run_start, w_idx, w_val, 
 
 
 @compiled
-def _block_kernel(rows, cols, seg_ptr, seg_group, passes, every_group,
+def _block_kernel(rows, cols, seg_ptr, group_test,
                   c_lat, c_lon, c_radius, c_day, c_level, c_changed, c_certs, c_sectors, c_no_wish,
                   group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
                   link_commonness, min_related,
@@ -865,9 +868,14 @@ def _block_kernel(rows, cols, seg_ptr, seg_group, passes, every_group,
     (stages 2). The score bound: that coverage and the same bound on nice-to-have skills, with
     distance, reach, entry level and availability exact, plus _SLACK for float rounding."""
     n_rows, n_cols = len(rows), len(cols)
+    first_filter = coverage_target > 0 and level_step_credit <= 1.0
+    # The sums bound the share only where no credit can rise (level steps) and no weight is negative.
+    early_cut = first_filter and min(w_coverage, w_nice, w_distance, w_reach, w_availability) >= 0
     local, best, sums = _block_sums(
         rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
-        link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr, seg_group, passes, every_group)
+        link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr, group_test and first_filter,
+        s_threshold, s_asks_nothing, s_entry, coverage_target, early_cut and level_score_factor <= 1.0, cutoff,
+        w_coverage, w_nice, w_distance, w_reach, w_availability)
     out_row = np.empty(n_rows * n_cols, np.int64)
     out_col = np.empty(n_rows * n_cols, np.int64)
     out_score = np.empty(n_rows * n_cols, np.float64)
@@ -875,9 +883,6 @@ def _block_kernel(rows, cols, seg_ptr, seg_group, passes, every_group,
     decay_powers = decay ** np.arange(max(max_uses, 1)).astype(np.float64)
     found = 0
     grace = max(grace_days, 1)
-    first_filter = coverage_target > 0 and level_step_credit <= 1.0
-    # The sums bound the share only where no credit can rise (level steps) and no weight is negative.
-    early_cut = first_filter and min(w_coverage, w_nice, w_distance, w_reach, w_availability) >= 0
     # The block's candidates side by side (the inner loop reads them in order, not all over memory).
     lat, radius, day = c_lat[rows], c_radius[rows], c_day[rows]
     certs = c_certs[rows] if use_certs else np.zeros(n_rows, np.uint64)
