@@ -55,8 +55,10 @@ _KM_PER_DEG_LAT = math.pi * 6371.0088 / 180.0
 EARTH_RADIUS_KM = 6371.0088
 # Candidates of one cell are bounded together per radius (in whole km): a block's box is as wide as its radius.
 _RADIUS_CLASS_KM = 1.0
-# Most pairs one block holds (candidates x shortages), to bound memory.
-_BLOCK_PAIRS = 1_500_000
+# Most pairs one block holds (candidates x shortages), to bound memory (a float32 sum each, 24 MB).
+# Each block reads the weights of its shortages once: at national size a block of 1.5 million pairs
+# had 40 rows for 40,000 shortages, and that reading was a third of its time.
+_BLOCK_PAIRS = 6_000_000
 # Most credits one block holds (candidates x asked skills, two float32 matrices).
 _BLOCK_CREDITS = 2_000_000
 # Float32 sums and a vectorised haversine differ from rules.py in the last bits: bounds get this much room.
@@ -104,6 +106,14 @@ def pair_bounds(
                        np.full(len(shortages), -np.inf) if keep is not None else None)
     if not candidates or not shortages:
         return empty
+    # The shortages by latitude, their positions mapped back at the end: a block's shortages, a band of
+    # latitudes, then lie side by side in memory. Spread over the country, the 40,000 shortages of a
+    # national block cost a few cache misses each for their weights alone, block after block: a third
+    # of the blocks' time near Amsterdam (41 -> 29 ns a pair in that order).
+    order = np.argsort(np.fromiter((s.lat for s in shortages), np.float64, len(shortages)), kind="stable")
+    shortages = [shortages[n] for n in order.tolist()]
+    if keep is not None:
+        keep = keep[order]
     skills = _SkillColumns(shortages, index, settings)
     side_c = _CandidateArrays(candidates, skills, index, settings, changes)
     side_s = _ShortageArrays(shortages, skills, index, settings, changes)
@@ -136,6 +146,8 @@ def pair_bounds(
         if len(found) > _KEEP_BUFFER_PAIRS:
             found.candidate, found.shortage, found.score = _keep_best(found.candidate, found.shortage, found.score,
                                                                       keep, found.dropped)
+        found.dropped[order] = found.dropped.copy()
+    found.shortage = order[found.shortage].astype(np.int32)
     return found
 
 
