@@ -467,6 +467,17 @@ def test_streams_cut_short_in_threads_give_the_same_proposals(monkeypatch):
     assert len(expected) > 100
     assert match(cands, shorts, INDEX, settings, workers=2, stream_depth=1) == expected
     assert len(refilled[0]) > 0 and len(refilled[-1]) == 0  # some needed more, and in the end none did
+    # Each round reads the exact scores of the rounds before (exact.ScoreMemo): from a table of two
+    # slots, grown as it fills, the same proposals, and the later rounds score fewer pairs anew.
+    from nlwerktdoor.matching import exact
+
+    monkeypatch.setattr(allocate, "_MEMO_SLOTS", 2)
+    scored = []
+    allocate_streams = exact.allocate_streams
+    monkeypatch.setattr(exact, "allocate_streams",
+                        lambda *args: scored.append((found := allocate_streams(*args))[-1]) or found)
+    assert match(cands, shorts, INDEX, settings, stream_depth=1) == expected
+    assert len(scored) > 1 and scored[-1] < scored[0]
 
 
 def test_the_streams_are_ordered_by_one_key_as_by_three():

@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from .bounds import PairBounds, pair_bounds, within_reach
-from .exact import ExactTables, run_allocation
+from .exact import ExactTables, ScoreMemo, run_allocation
 from .rules import distance_km, passes_logistics, _score
 from .skills import SkillIndex
 from .types import CandidateIn, Changes, MatchSettings, Proposal, ShortageIn
@@ -196,7 +196,7 @@ def _key_rank(candidates) -> np.ndarray:
 
 
 def _allocate(candidates, shortages, index, settings, bounds, key_rank, candidate_left, shortage_left, capacity,
-              exclude, tables):
+              exclude, tables, memo=None):
     """run_allocation over the streams of these bounds: pairs by shortage, then bound (highest
     first), then candidate key (as the ranking). `bounds` lets go of its arrays (_streams)."""
     stream_shortage, stream_candidate, stream_score = _streams(bounds, key_rank, len(shortages))
@@ -205,11 +205,13 @@ def _allocate(candidates, shortages, index, settings, bounds, key_rank, candidat
     ends = np.r_[starts[1:], len(stream_shortage)]
     streams = (stream_candidate, stream_score, starts, ends, stream_shortage[starts])
     return run_allocation(candidates, shortages, index, settings, streams, key_rank, candidate_left, shortage_left,
-                          capacity, exclude, tables)
+                          capacity, exclude, tables, memo)
 
 
 # How much deeper the streams of a shortage that needed more are cut the next round.
 _DEEPER = 8
+# Slots the exact scores' memo starts with (a power of two; it doubles when half full).
+_MEMO_SLOTS = 1 << 20
 
 
 def _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds, keep, candidate_left,
@@ -224,12 +226,13 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
         tables = ExactTables.build(candidates, shortages, index, settings)
     key_rank = _key_rank(candidates)
     keep = keep.copy()
+    memo = ScoreMemo(_MEMO_SLOTS)  # each round scores mostly the pairs the round before scored
     lat = np.fromiter((c.lat for c in candidates), np.float64, len(candidates))
     lon = np.fromiter((c.lon for c in candidates), np.float64, len(candidates))
     while True:
         proposals = _allocate(candidates, shortages, index, settings,
                               PairBounds(bounds.candidate, bounds.shortage, bounds.score), key_rank, candidate_left,
-                              shortage_left, capacity, exclude, tables)
+                              shortage_left, capacity, exclude, tables, memo)
         short = _needs_more(proposals, shortages, shortage_left, capacity, bounds.dropped)
         if not len(short):
             return proposals

@@ -500,17 +500,71 @@ def _grown(array, size):
     return bigger
 
 
+class ScoreMemo:
+    """The exact scores of the pairs one allocation scored, for the next allocation over the same
+    candidates and shortages (allocate._match_kept: a national run allocates five times, each time
+    with deeper streams for a few shortages, and scored mostly the same pairs again: the later
+    rounds took two to three and a half minutes each). An open-addressing hash table of pair keys
+    (candidate position x shortages + shortage position; -1 empty), with what _score_pair gave."""
+
+    def __init__(self, slots: int = 1 << 20):
+        self.keys = np.full(slots, -1, np.int64)
+        self.passes = np.zeros(slots, np.bool_)
+        self.score = np.zeros(slots, np.float64)
+        self.coverage = np.zeros(slots, np.float64)
+        self.distance = np.zeros(slots, np.float64)
+        self.used = 0
+
+    def arrays(self) -> tuple:
+        return self.keys, self.passes, self.score, self.coverage, self.distance, self.used
+
+    def keep(self, arrays: tuple) -> None:
+        self.keys, self.passes, self.score, self.coverage, self.distance, self.used = arrays
+
+
+_NO_MEMO = (np.zeros(0, np.int64), np.zeros(0, np.bool_), np.zeros(0), np.zeros(0), np.zeros(0), 0)
+
+
+@compiled
+def _memo_slot(keys, key):
+    """Where `key` is in the table, or the empty slot where it would go (Fibonacci hashing, linear
+    probing; the table is never more than half full)."""
+    mask = np.uint64(len(keys) - 1)
+    slot = np.int64((np.uint64(key) * np.uint64(11400714819323198485)) >> np.uint64(20) & mask)
+    while keys[slot] != key and keys[slot] != -1:
+        slot = (slot + 1) & np.int64(mask)
+    return slot
+
+
+@compiled
+def _memo_grown(keys, passes, score, coverage, distance):
+    """The table at twice the size, every entry in its new slot."""
+    size = 2 * len(keys)
+    new_keys = np.full(size, -1, np.int64)
+    new_passes = np.zeros(size, np.bool_)
+    new_score, new_coverage, new_distance = np.zeros(size), np.zeros(size), np.zeros(size)
+    for old in range(len(keys)):
+        if keys[old] != -1:
+            slot = _memo_slot(new_keys, keys[old])
+            new_keys[slot], new_passes[slot] = keys[old], passes[old]
+            new_score[slot], new_coverage[slot], new_distance[slot] = score[old], coverage[old], distance[old]
+    return new_keys, new_passes, new_score, new_coverage, new_distance
+
+
 @compiled
 def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_start, key_rank, shortage_id,
-                     candidate_left, shortage_left, capacity, exclude, T, S, G):
+                     candidate_left, shortage_left, capacity, exclude, T, S, G, memo):
     """allocate.match's greedy: the streams' heads in one heap, a bound scored exactly when it comes
     first, an exact proposal taken when it comes first and both sides have room. Returns the
-    proposals taken, in that order: (candidate, shortage, score, coverage, distance) as arrays, and
-    how many pairs were scored exactly.
+    proposals taken, in that order: (candidate, shortage, score, coverage, distance) as arrays, the
+    memo, and how many pairs were scored exactly.
 
     `exclude`: sorted candidate x shortages + shortage of the pairs proposed before; the left
-    arrays are changed in place."""
+    arrays are changed in place. `memo` (ScoreMemo.arrays; an empty table: none): exact scores of
+    pairs scored before, read instead of scoring them again, and this allocation's added."""
     n_shortages = len(shortage_left)
+    memo_keys, memo_passes, memo_score, memo_coverage, memo_distance, memo_used = memo
+    use_memo = len(memo_keys) > 0
     size = 2 * len(starts) + 16
     # Entries: score, candidate key rank, shortage id, kind (0 bound, 1 exact), the shortage's
     # position; for a bound its stream position and end, for an exact score its candidate, coverage
@@ -588,8 +642,24 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
         candidate = stream_candidate[position]
         score = coverage = distance = 0.0
         if candidate_left[candidate] > 0 and not _has(exclude, 0, len(exclude), candidate * n_shortages + shortage):
-            passes, score, coverage, distance = _score_pair(candidate, shortage, T, S, G)
-            n_scored += 1
+            if use_memo:
+                key = candidate * n_shortages + shortage
+                slot = _memo_slot(memo_keys, key)
+                if memo_keys[slot] == key:
+                    passes, score = memo_passes[slot], memo_score[slot]
+                    coverage, distance = memo_coverage[slot], memo_distance[slot]
+                else:
+                    passes, score, coverage, distance = _score_pair(candidate, shortage, T, S, G)
+                    n_scored += 1
+                    memo_keys[slot], memo_passes[slot], memo_score[slot] = key, passes, score
+                    memo_coverage[slot], memo_distance[slot] = coverage, distance
+                    memo_used += 1
+                    if 2 * memo_used > len(memo_keys):
+                        memo_keys, memo_passes, memo_score, memo_coverage, memo_distance = _memo_grown(
+                            memo_keys, memo_passes, memo_score, memo_coverage, memo_distance)
+            else:
+                passes, score, coverage, distance = _score_pair(candidate, shortage, T, S, G)
+                n_scored += 1
             if passes:
                 pushes += 1
         if used + pushes > len(pool_score):
@@ -623,7 +693,9 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
                 heap[i], heap[parent] = heap[parent], heap[i]
                 i = parent
     taken = chosen[:n_chosen]
-    return pool_a[taken], pool_shortage[taken], pool_score[taken], pool_coverage[taken], pool_distance[taken], n_scored
+    memo = (memo_keys, memo_passes, memo_score, memo_coverage, memo_distance, memo_used)
+    return (pool_a[taken], pool_shortage[taken], pool_score[taken], pool_coverage[taken], pool_distance[taken], memo,
+            n_scored)
 
 
 @compiled
@@ -667,10 +739,12 @@ def explain_many(candidates, shortages, T, S, G):
 def run_allocation(candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
                    settings: MatchSettings, streams: tuple, key_rank: np.ndarray, candidate_left: dict,
                    shortage_left: dict, capacity: dict, exclude: frozenset,
-                   tables: ExactTables | None = None) -> list[Proposal]:
+                   tables: ExactTables | None = None, memo: ScoreMemo | None = None) -> list[Proposal]:
     """allocate.match's greedy over the streams (stream candidates, bounds, starts, ends, shortage of
     each stream), compiled; the proposals taken, with their explanations, in the order taken.
-    `tables`: ExactTables.build of these candidates and shortages, when the caller has them."""
+    `tables`: ExactTables.build of these candidates and shortages, when the caller has them.
+    `memo`: the exact scores of an earlier allocation over the same candidates and shortages (read,
+    and added to)."""
     stream_candidate, stream_score, starts, ends, stream_of_start = streams
     if tables is None:
         tables = ExactTables.build(candidates, shortages, index, settings)
@@ -685,8 +759,10 @@ def run_allocation(candidates: Sequence[CandidateIn], shortages: Sequence[Shorta
         stream_candidate.astype(np.int64), stream_score, np.asarray(starts, np.int64), np.asarray(ends, np.int64),
         stream_of_start.astype(np.int64), key_rank, np.array([s.id for s in shortages], np.int64), left, room,
         np.array([capacity[c.key] for c in candidates], np.int64), excluded, tables.arrays(), scratch.arrays,
-        scratch.given)
-    chosen_candidate, chosen_shortage, score, coverage, distance, _scored = taken
+        scratch.given, memo.arrays() if memo is not None else _NO_MEMO)
+    chosen_candidate, chosen_shortage, score, coverage, distance, memo_arrays, _scored = taken
+    if memo is not None:
+        memo.keep(memo_arrays)
     return _proposals(tables, scratch, candidates, shortages, chosen_candidate, chosen_shortage, score, coverage,
                       distance)
 
