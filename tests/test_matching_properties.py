@@ -505,6 +505,37 @@ def test_the_streams_are_ordered_by_one_key_as_by_three():
     assert order.tolist() == list(range(n))
 
 
+@hsettings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.floats(0.0, 1.0))
+def test_refilled_streams_are_spliced_in_as_a_sort_of_the_whole_would_put_them(seed, n_shortages, share):
+    """A cut run's later rounds put the refilled shortages' new streams in place of their old ones
+    (allocate._spliced) instead of sorting every pair again: the same arrays as _streams over the
+    other shortages' pairs and the new ones together, whichever shortages were refilled (none, some,
+    all, the first or the last)."""
+    from nlwerktdoor.matching.allocate import _spliced, _streams
+    from nlwerktdoor.matching.bounds import PairBounds
+
+    rng = np.random.default_rng(seed)
+    n_candidates = 50
+    key_rank = rng.permutation(n_candidates)
+
+    def pairs(shortages, n):
+        pair = rng.choice(n_candidates * len(shortages), min(n, n_candidates * len(shortages)), replace=False)
+        return ((pair // len(shortages)).astype(np.int32), np.asarray(shortages, np.int32)[pair % len(shortages)],
+                np.round(rng.random(len(pair)), 2))
+
+    everyone = np.arange(n_shortages)
+    old = pairs(everyone, int(rng.integers(0, 400)))
+    short = np.flatnonzero(rng.random(n_shortages) < share).astype(np.int64)
+    more = pairs(short, int(rng.integers(0, 200))) if len(short) else (np.zeros(0, np.int32),) * 2 + (np.zeros(0),)
+    streams = _streams(PairBounds(*(a.copy() for a in old)), key_rank, n_shortages)
+    spliced = _spliced(streams, short, _streams(PairBounds(*(a.copy() for a in more)), key_rank, n_shortages))
+    others = ~np.isin(old[1], short)
+    whole = _streams(PairBounds(*(np.concatenate([a[others], b]) for a, b in zip(old, more))), key_rank, n_shortages)
+    for got, expected in zip(spliced, whole):
+        assert got.tolist() == expected.tolist()
+
+
 # Every setting that enters an exact score, also where credits rise (a level step worth more than
 # one, a reuse worth more than the first use) and where the coverage target is off.
 scoring_settings = st.builds(

@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from .bounds import PairBounds, pair_bounds, within_reach
-from .exact import ExactTables, ScoreMemo, run_allocation
+from .exact import ExactTables, ScoreMemo, StreamAllocation, Taken
 from .rules import distance_km, passes_logistics, _score
 from .skills import SkillIndex
 from .types import CandidateIn, Changes, MatchSettings, Proposal, ShortageIn
@@ -196,16 +196,21 @@ def _key_rank(candidates) -> np.ndarray:
 
 
 def _allocate(candidates, shortages, index, settings, bounds, key_rank, candidate_left, shortage_left, capacity,
-              exclude, tables, memo=None):
-    """run_allocation over the streams of these bounds: pairs by shortage, then bound (highest
+              exclude, tables):
+    """allocate_streams over the streams of these bounds: pairs by shortage, then bound (highest
     first), then candidate key (as the ranking). `bounds` lets go of its arrays (_streams)."""
-    stream_shortage, stream_candidate, stream_score = _streams(bounds, key_rank, len(shortages))
+    streams = _streams(bounds, key_rank, len(shortages))
     del bounds
+    allocation = StreamAllocation(candidates, shortages, index, settings, key_rank, candidate_left, shortage_left,
+                                  capacity, exclude, tables)
+    return allocation.proposals(allocation.run(_heads(*streams)))
+
+
+def _heads(stream_shortage, stream_candidate, stream_score) -> tuple:
+    """The streams as allocate_streams reads them: (candidates, bounds, starts, ends, shortage of each)."""
     starts = np.flatnonzero(np.r_[True, stream_shortage[1:] != stream_shortage[:-1]])
     ends = np.r_[starts[1:], len(stream_shortage)]
-    streams = (stream_candidate, stream_score, starts, ends, stream_shortage[starts])
-    return run_allocation(candidates, shortages, index, settings, streams, key_rank, candidate_left, shortage_left,
-                          capacity, exclude, tables, memo)
+    return stream_candidate, stream_score, starts, ends, stream_shortage[starts]
 
 
 # How much deeper the streams of a shortage that needed more are cut the next round.
@@ -221,21 +226,26 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
     run over its box, cut _DEEPER times deeper (where there are still too many to hold), and the
     allocation runs again, until none could. Each round such a shortage keeps more of its pairs,
     until it keeps them all, so it ends; with streams a dozen times as deep as the places, most
-    shortages never need a second round."""
-    if tables is None:
-        tables = ExactTables.build(candidates, shortages, index, settings)
+    shortages never need a second round.
+
+    What does not change between rounds is made once: the allocation's arrays (StreamAllocation),
+    the sorted streams (the refilled shortages' streams are put in place of theirs: _spliced), the
+    exact scores (ScoreMemo); and only the last round's proposals are worded."""
     key_rank = _key_rank(candidates)
+    allocation = StreamAllocation(candidates, shortages, index, settings, key_rank, candidate_left, shortage_left,
+                                  capacity, exclude, tables)
     keep = keep.copy()
+    dropped = bounds.dropped.copy()
+    streams = _streams(bounds, key_rank, len(shortages))
+    del bounds
     memo = ScoreMemo(_MEMO_SLOTS)  # each round scores mostly the pairs the round before scored
     lat = np.fromiter((c.lat for c in candidates), np.float64, len(candidates))
     lon = np.fromiter((c.lon for c in candidates), np.float64, len(candidates))
     while True:
-        proposals = _allocate(candidates, shortages, index, settings,
-                              PairBounds(bounds.candidate, bounds.shortage, bounds.score), key_rank, candidate_left,
-                              shortage_left, capacity, exclude, tables, memo)
-        short = _needs_more(proposals, shortages, shortage_left, capacity, bounds.dropped)
+        taken = allocation.run(_heads(*streams), memo)
+        short = _needs_more(taken, dropped)
         if not len(short):
-            return proposals
+            return allocation.proposals(taken)
         keep[short] *= _DEEPER
         # Only the candidates within those shortages' reach: at national size a few of the shortages
         # need more, and reading every candidate's skills again for them took minutes and gigabytes.
@@ -245,27 +255,38 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
                  len(again), _DEEPER, len(near), len(candidates))
         more = pair_bounds([candidates[n] for n in near.tolist()], again, index, settings, changes, workers,
                            keep=keep[short])
+        dropped[short] = more.dropped
         more.candidate = near[more.candidate].astype(np.int32)
-        others = ~np.isin(bounds.shortage, short)
-        bounds = PairBounds(np.concatenate([bounds.candidate[others], more.candidate]),
-                            np.concatenate([bounds.shortage[others], short[more.shortage].astype(np.int32)]),
-                            np.concatenate([bounds.score[others], more.score]), bounds.dropped.copy())
-        bounds.dropped[short] = more.dropped
+        more.shortage = short[more.shortage].astype(np.int32)
+        streams = _spliced(streams, short, _streams(more, key_rank, len(shortages)))
 
 
-def _needs_more(proposals, shortages, shortage_left, capacity, dropped) -> np.ndarray:
+def _spliced(streams, short: np.ndarray, more) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sorted streams (shortage, candidate, bound: _streams) with those of the shortages `short`
+    (sorted positions) replaced by `more` (their new streams, sorted the same way): the others stay
+    in place, and each new stream goes in where its shortage's belongs. No sort of the whole again
+    (at national size tens of millions of pairs, every round)."""
+    shortage, candidate, score = streams
+    refilled = np.zeros(int(max(shortage.max(initial=-1), short.max(initial=-1))) + 1, bool)
+    refilled[short] = True
+    others = ~refilled[shortage]
+    shortage, candidate, score = shortage[others], candidate[others], score[others]
+    at = np.searchsorted(shortage, more[0], side="left")
+    return tuple(np.insert(old, at, new) for old, new in zip((shortage, candidate, score), more))
+
+
+def _needs_more(taken: Taken, dropped: np.ndarray) -> np.ndarray:
     """Positions of the shortages whose left-out pairs (bounds up to `dropped`) the allocation might
     have taken: those not full at the end, and those whose last proposal did not score above every
     left-out bound. A left-out pair scores at most its bound, and the greedy takes pairs best first:
     once a shortage is full with a last score above that, none of them could have come before."""
-    position = {s.id: n for n, s in enumerate(shortages)}
-    left = {s.id: shortage_left[s.id] for s in shortages}
-    last = np.full(len(shortages), np.inf)
-    for proposal in proposals:
-        places = left[proposal.shortage_id]
-        left[proposal.shortage_id] = places - min(capacity[proposal.candidate_key], places)
-        last[position[proposal.shortage_id]] = proposal.score
-    full = np.array([left[s.id] <= 0 for s in shortages], bool)
+    last = np.full(len(dropped), np.inf)
+    if len(taken):
+        # The last pair each shortage took: the first of it from the end.
+        backwards = taken.shortage[::-1]
+        which, first = np.unique(backwards, return_index=True)
+        last[which] = taken.score[::-1][first]
+    full = taken.room <= 0
     cut = dropped > -np.inf
     return np.flatnonzero(cut & ~(full & (last > dropped))).astype(np.int64)
 

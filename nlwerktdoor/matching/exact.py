@@ -507,7 +507,8 @@ class ScoreMemo:
     rounds took two to three and a half minutes each). An open-addressing hash table of pair keys
     (candidate position x shortages + shortage position; -1 empty), with what _score_pair gave."""
 
-    def __init__(self, slots: int = 1 << 20):
+    def __init__(self, slots: int):
+        """`slots`: a power of two (the table doubles when half full)."""
         self.keys = np.full(slots, -1, np.int64)
         self.passes = np.zeros(slots, np.bool_)
         self.score = np.zeros(slots, np.float64)
@@ -736,35 +737,72 @@ def explain_many(candidates, shortages, T, S, G):
     return skill, by, cuts, nice_skill[:q].copy(), nice_cuts
 
 
-def run_allocation(candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
-                   settings: MatchSettings, streams: tuple, key_rank: np.ndarray, candidate_left: dict,
-                   shortage_left: dict, capacity: dict, exclude: frozenset,
-                   tables: ExactTables | None = None, memo: ScoreMemo | None = None) -> list[Proposal]:
-    """allocate.match's greedy over the streams (stream candidates, bounds, starts, ends, shortage of
-    each stream), compiled; the proposals taken, with their explanations, in the order taken.
-    `tables`: ExactTables.build of these candidates and shortages, when the caller has them.
-    `memo`: the exact scores of an earlier allocation over the same candidates and shortages (read,
-    and added to)."""
-    stream_candidate, stream_score, starts, ends, stream_of_start = streams
-    if tables is None:
-        tables = ExactTables.build(candidates, shortages, index, settings)
-    scratch = _Scratch(tables)
-    position = {c.key: n for n, c in enumerate(candidates)}
-    shortage_position = {s.id: n for n, s in enumerate(shortages)}
-    excluded = np.array(sorted(position[key] * len(shortages) + shortage_position[sid] for key, sid in exclude
-                               if key in position and sid in shortage_position), np.int64)
-    left = np.array([candidate_left[c.key] for c in candidates], np.int64)
-    room = np.array([shortage_left[s.id] for s in shortages], np.int64)
-    taken = allocate_streams(
-        stream_candidate.astype(np.int64), stream_score, np.asarray(starts, np.int64), np.asarray(ends, np.int64),
-        stream_of_start.astype(np.int64), key_rank, np.array([s.id for s in shortages], np.int64), left, room,
-        np.array([capacity[c.key] for c in candidates], np.int64), excluded, tables.arrays(), scratch.arrays,
-        scratch.given, memo.arrays() if memo is not None else _NO_MEMO)
-    chosen_candidate, chosen_shortage, score, coverage, distance, memo_arrays, _scored = taken
-    if memo is not None:
-        memo.keep(memo_arrays)
-    return _proposals(tables, scratch, candidates, shortages, chosen_candidate, chosen_shortage, score, coverage,
-                      distance)
+class StreamAllocation:
+    """allocate.match's greedy (allocate_streams) over one run's candidates and shortages, as often
+    as the run needs it: a cut run (allocate._match_kept) allocates again after each refill, and at
+    national size building the per-candidate arrays (2.4 million dict lookups each) and the 918,000
+    proposals with their explanations every round cost more than the rounds' exact scoring. Here the
+    arrays are built once, `run` gives the pairs taken as arrays, and `proposals` words only the
+    round that is kept.
+
+    `tables`: ExactTables.build of these candidates and shortages, when the caller has them."""
+
+    def __init__(self, candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
+                 settings: MatchSettings, key_rank: np.ndarray, candidate_left: dict, shortage_left: dict,
+                 capacity: dict, exclude: frozenset, tables: ExactTables | None = None):
+        self.candidates, self.shortages = candidates, shortages
+        self.tables = tables if tables is not None else ExactTables.build(candidates, shortages, index, settings)
+        self.scratch = _Scratch(self.tables)
+        self.key_rank = key_rank
+        if exclude:
+            position = {c.key: n for n, c in enumerate(candidates)}
+            shortage_position = {s.id: n for n, s in enumerate(shortages)}
+            self.excluded = np.array(sorted(position[key] * len(shortages) + shortage_position[sid]
+                                            for key, sid in exclude if key in position and sid in shortage_position),
+                                     np.int64)
+        else:
+            self.excluded = np.zeros(0, np.int64)
+        self.left = np.fromiter((candidate_left[c.key] for c in candidates), np.int64, len(candidates))
+        self.room = np.fromiter((shortage_left[s.id] for s in shortages), np.int64, len(shortages))
+        self.capacity = np.fromiter((capacity[c.key] for c in candidates), np.int64, len(candidates))
+        self.shortage_id = np.fromiter((s.id for s in shortages), np.int64, len(shortages))
+
+    def run(self, streams: tuple, memo: ScoreMemo | None = None) -> Taken:
+        """The greedy over the streams (stream candidates, bounds, starts, ends, shortage of each
+        stream): the pairs taken, in the order taken. `memo`: exact scores of an earlier run over
+        the same candidates and shortages (read, and added to)."""
+        stream_candidate, stream_score, starts, ends, stream_of_start = streams
+        room = self.room.copy()  # allocate_streams takes places off both in place
+        taken = allocate_streams(
+            stream_candidate.astype(np.int64), stream_score, np.asarray(starts, np.int64),
+            np.asarray(ends, np.int64), stream_of_start.astype(np.int64), self.key_rank, self.shortage_id,
+            self.left.copy(), room, self.capacity, self.excluded, self.tables.arrays(), self.scratch.arrays,
+            self.scratch.given, memo.arrays() if memo is not None else _NO_MEMO)
+        candidate, shortage, score, coverage, distance, memo_arrays, _scored = taken
+        if memo is not None:
+            memo.keep(memo_arrays)
+        return Taken(candidate, shortage, score, coverage, distance, room)
+
+    def proposals(self, taken: Taken) -> list[Proposal]:
+        """The pairs taken as proposals, with their explanations."""
+        return _proposals(self.tables, self.scratch, self.candidates, self.shortages, taken.candidate,
+                          taken.shortage, taken.score, taken.coverage, taken.distance)
+
+
+@dataclass
+class Taken:
+    """The pairs one allocation took, in the order taken (positions in its candidates and
+    shortages), and the places each shortage has left after it."""
+
+    candidate: np.ndarray
+    shortage: np.ndarray
+    score: np.ndarray
+    coverage: np.ndarray
+    distance: np.ndarray
+    room: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.candidate)
 
 
 def score_pairs(candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
