@@ -248,10 +248,9 @@ def skill_gains(shortage: ShortageIn, index: SkillIndex, settings: MatchSettings
 _KEEP_BUFFER_PAIRS = 20_000_000
 
 
-def _keep_best(candidate, shortage, score, keep, dropped, cutoff=None):
+def _keep_best(candidate, shortage, score, keep, dropped):
     """The pairs of each shortage with the `keep` highest bounds (ties at the edge either way); the
-    highest bound of the others goes into `dropped` (per shortage, raised in place), and, with
-    `cutoff`, the lowest kept bound of each shortage cut into it (raised in place)."""
+    highest bound of the others goes into `dropped` (per shortage, raised in place)."""
     counts = np.bincount(shortage, minlength=len(keep))
     over = counts > keep
     if not over.any():
@@ -271,13 +270,6 @@ def _keep_best(candidate, shortage, score, keep, dropped, cutoff=None):
         first = np.flatnonzero(np.r_[True, by_shortage[cut[1:]] != by_shortage[cut[:-1]]])
         which = by_shortage[cut[first]]
         dropped[which] = np.maximum(dropped[which], np.maximum.reduceat(score[left_out], first))
-        if cutoff is not None:
-            # The kept pairs of those shortages come by shortage too: the lowest bound of each run.
-            kept_cut = np.flatnonzero((rank < keep[by_shortage]) & np.isin(by_shortage, which))
-            first_kept = np.flatnonzero(np.r_[True, by_shortage[kept_cut[1:]] != by_shortage[kept_cut[:-1]]])
-            low = np.minimum.reduceat(score[order[kept_cut]], first_kept)
-            at = by_shortage[kept_cut[first_kept]]
-            cutoff[at] = np.maximum(cutoff[at], low)
     kept = np.ones(len(shortage), bool)
     kept[left_out] = False
     return candidate[kept], shortage[kept], score[kept]
@@ -297,30 +289,73 @@ def _bound_work(work, side_c, side_s, settings, workers: int,
     calling thread does `alongside`."""
     pairs = sum(len(rows) * len(near) for rows, near in work)
     workers = min(max(workers, 1), len(work))
-    cutoff = np.full(len(side_s.lat), -np.inf) if keep is not None else None
     if workers == 1 or pairs < _PARALLEL_PAIRS:
-        return _bound_share(work, side_c, side_s, settings, keep, cutoff)
+        return _bound_share(work, side_c, side_s, settings, keep, _Cutoffs(len(side_s.lat), 1, keep, len(side_c.lat)), 0)
+    cutoffs = _Cutoffs(len(side_s.lat), workers, keep, len(side_c.lat))
     # Every thread takes every workers-th block (neighbouring blocks cost alike).
     with ThreadPoolExecutor(workers, thread_name_prefix="bounds") as pool:
-        shares = pool.map(lambda share: _bound_share(share, side_c, side_s, settings, keep, cutoff),
-                          [work[i::workers] for i in range(workers)])
+        shares = pool.map(lambda t: _bound_share(work[t::workers], side_c, side_s, settings, keep, cutoffs, t),
+                          range(workers))
         if alongside is not None:
             alongside()
         return [part for share in shares for part in share]
 
 
-def _bound_share(work, side_c, side_s, settings, keep=None, cutoff=None) -> list:
+class _Cutoffs:
+    """Per shortage, the bound a pair must reach to be among its best `keep` (pair_bounds): the
+    `keep`-th highest bound of the pairs found so far. A thread that holds too many pairs
+    (_bound_share) starts cutting: it keeps a min-heap of its pairs' `keep` highest bounds per
+    shortage (first those it holds then, then every pair the kernel holds), and its row of `cut` is
+    that heap's least once full: only ever raised, by that thread alone. A pair below any
+    row's cut cannot be among the best `keep` (every row is the `keep`-th best of some of the pairs),
+    so the kernel drops it as it finds it; at national size most pairs within reach never get past
+    it. What it drops, it notes in the thread's row of `dropped`: per shortage, the highest bound (or a
+    bound of that bound) of a pair dropped below a cut. Without `keep`: no cut (-inf) and no heaps."""
+
+    def __init__(self, n_shortages: int, workers: int, keep: np.ndarray | None, n_candidates: int = 0):
+        self.cut = np.full((workers, n_shortages), -np.inf)
+        self.dropped = np.full((workers, n_shortages), -np.inf)
+        self.cutting = np.zeros(workers, bool)
+        # A heap never holds more than a shortage has candidates (a refill's keep grows eightfold a round).
+        self.capacity = (np.zeros(n_shortages, np.int64) if keep is None
+                         else np.clip(keep, 0, n_candidates).astype(np.int64))
+        self.start = _offsets(self.capacity)
+        self.workers = workers
+
+    def no_heap(self) -> tuple[np.ndarray, np.ndarray]:
+        """A thread's heaps before it cuts: none."""
+        return np.empty(0, np.float64), np.zeros(len(self.capacity), np.int64)
+
+    def start_cutting(self, own: int, shortage: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Thread `own` cuts from now on, its heaps filled with the pairs it holds (`shortage`,
+        `score`: at most `keep` of each): its cut is each full heap's least, and rises with it. (In
+        ascending order, a shortage's bounds are a min-heap as they stand.) Returns its heaps:
+        (values, sizes), the values of shortage j at start[j]:start[j + 1]."""
+        values, sizes = np.empty(int(self.start[-1]), np.float64), np.zeros(len(self.capacity), np.int64)
+        order = np.lexsort((score, shortage))
+        by_shortage = shortage[order]
+        rank = np.arange(len(order)) - np.searchsorted(by_shortage, by_shortage, side="left")
+        fits = rank < self.capacity[by_shortage]
+        values[self.start[by_shortage[fits]] + rank[fits]] = score[order[fits]]
+        sizes[:] = np.minimum(np.bincount(shortage, minlength=len(sizes)), self.capacity)
+        full = (sizes >= self.capacity) & (self.capacity > 0)
+        self.cut[own, full] = np.maximum(self.cut[own, full], values[self.start[:-1][full]])
+        self.cutting[own] = True
+        return values, sizes
+
+
+def _bound_share(work, side_c, side_s, settings, keep, cutoffs: _Cutoffs, own: int) -> list:
     """The held pairs of these blocks, as (candidates, shortages, bounds, dropped) parts. With `keep`:
     once this share holds more than _KEEP_BUFFER_PAIRS (then twice what it kept), all but the best
-    `keep` of each shortage are dropped, and every shortage with `keep` kept gets a `cutoff` (shared
-    by the threads, only ever raised): a pair bounded below it is dropped as the block finds it, so
-    at national size most pairs are never stored at all. Its highest bound is then not known
-    exactly: `dropped` takes the cutoff, which is above it."""
+    `keep` of each shortage are dropped, and from then on a pair below a cut (_Cutoffs) is dropped as
+    the block finds it. The highest bound of the pairs dropped below a cut is not known exactly: `dropped` takes
+    the cut, which is above it."""
     parts, held, limit = [], 0, _KEEP_BUFFER_PAIRS
     no_drop = np.full(len(side_s.lat), -np.inf)
     dropped = no_drop
+    heap = cutoffs.no_heap()
     for rows, near in work:
-        found = _bound_block(rows, near, side_c, side_s, settings, cutoff)
+        found = _bound_block(rows, near, side_c, side_s, settings, cutoffs, own, heap)
         if found is None:
             continue
         parts.append(found)
@@ -328,12 +363,17 @@ def _bound_share(work, side_c, side_s, settings, keep=None, cutoff=None) -> list
         if keep is not None and held > limit:
             dropped = no_drop.copy() if dropped is no_drop else dropped
             candidate, shortage, score = (np.concatenate([p[n] for p in parts]) for n in range(3))
-            parts = [_keep_best(candidate, shortage, score, keep, dropped, cutoff)]
+            parts = [_keep_best(candidate, shortage, score, keep, dropped)]
             del candidate, shortage, score
+            # Only a share that holds too much cuts: a run whose pairs all fit (100k x 20k) drops
+            # none, and so never needs a shortage's pairs again (allocate._match_kept).
+            if not cutoffs.cutting[own]:
+                heap = cutoffs.start_cutting(own, parts[0][1], parts[0][2])
             held = len(parts[0][0])
             limit = max(limit, 2 * held)  # what is kept grows towards keep per shortage: cut again at twice it
-    if cutoff is not None:
-        dropped = np.maximum(dropped, cutoff)  # every cutoff a block may have dropped pairs below
+    del heap
+    if keep is not None:
+        dropped = np.maximum(dropped, cutoffs.dropped[own])  # the pairs the blocks dropped below a cut
     return [(*part, dropped) for part in parts]
 
 
@@ -642,7 +682,7 @@ def _candidate_groups(skill_start, held_skill, hold_start, hold_group, hold_comm
 
 
 def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, settings: MatchSettings,
-                 cutoff: np.ndarray | None = None):
+                 cutoffs: _Cutoffs | None = None, own: int = 0, heap: tuple | None = None):
     """(candidate positions, shortage positions, score bounds) of the pairs in rows x cols that could pass."""
     stages = 0
     if settings.coverage_target > 0:
@@ -674,18 +714,29 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
         float(settings.level_score_factor), int(settings.free_level_steps),
         float(settings.weight_coverage), float(settings.weight_nice), float(settings.weight_distance),
         float(settings.weight_reach), float(settings.weight_availability),
-        cutoff if cutoff is not None else np.full(len(side_s.lat), -np.inf),
+        *_cut_arrays(cutoffs, own, heap, len(side_s.lat)),
     )
     if len(found_row) == 0:
         return None
     return rows[found_row].astype(np.int32), cols[found_col].astype(np.int32), score
 
 
+def _cut_arrays(cutoffs: _Cutoffs | None, own: int, heap: tuple | None, n_shortages: int) -> tuple:
+    """The kernel's cut arguments: (every thread's cuts, this thread's row, its heap values, sizes,
+    starts, capacities, its row of dropped bounds)."""
+    if cutoffs is None:
+        cutoffs = _Cutoffs(n_shortages, 1, None)
+    if heap is None:
+        heap = cutoffs.no_heap()
+    return (cutoffs.cut, own, heap[0], heap[1], cutoffs.start, cutoffs.capacity, cutoffs.dropped[own],
+            bool(cutoffs.cutting[own]))
+
+
 @compiled
 def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column,
                 link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width,
-                seg_ptr, group_test, s_threshold, s_asks_nothing, s_entry, coverage_target, group_cut, cutoff,
-                w_coverage, w_nice, w_distance, w_reach, w_availability):
+                seg_ptr, group_test, s_threshold, s_asks_nothing, s_entry, coverage_target, group_cut, cut,
+                dropped, w_coverage, w_nice, w_distance, w_reach, w_availability):
     """For the block: (local column of each asked column, -1 where the block's shortages do not ask
     it; the best credit of each block candidate for each local column alone, local columns x block
     rows (the pairs read a few columns each, scattered either way: no transposed copy); per block
@@ -700,7 +751,7 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
     `group_test`: the rows come in runs of alike candidates (seg_ptr, _OccupationGroups), and a run
     is first bounded as one candidate with the best credits of all its rows (each column's highest
     among them): no row's sum exceeds the run's. Where the run's sum fails the first bound, or
-    (`group_cut`) the highest score it allows is below the shortage's `cutoff`, the run keeps sums of
+    (`group_cut`) the highest score it allows is below the shortage's cut (`cut`, per block column), the run keeps sums of
     0 for that shortage, which the kernel turns away as it should (the first bound, the early cut,
     or at the latest the cutoff). A run's sum costs one row's; most runs fail most shortages."""
     n_rows, n_cols = len(rows), len(cols)
@@ -759,13 +810,14 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                     required += np.float64(w_val[p]) * run_best[local[w_idx[p]], g]
                 if required + 3 * _SLACK < coverage_target * (s_threshold[j] - _SLACK):
                     continue
-                if group_cut and cutoff[j] > -np.inf:
+                if group_cut and cut[b] > -np.inf:
                     nice = 0.0
                     for p in range(w_ptr[2 * n_shortages + j], w_ptr[2 * n_shortages + j + 1]):
                         nice += np.float64(w_val[p]) * run_best[local[w_idx[p]], g]
                     highest = (w_coverage * min(1.0, required + 3 * _SLACK) + w_nice * min(1.0, nice + 3 * _SLACK)
                                + w_distance + w_reach * s_entry[j] + w_availability)
-                    if min(1.0, highest) + _SLACK < cutoff[j]:
+                    if min(1.0, highest) + _SLACK < cut[b]:
+                        dropped[j] = max(dropped[j], min(1.0, highest) + _SLACK)  # the run's pairs are dropped
                         continue
             live[n_live] = g
             n_live += 1
@@ -871,23 +923,40 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
                   s_part, s_entry, use_certs, use_sectors, places, w_ptr, w_idx, w_val, n_shortages, width,
                   run_ptr, run_family, run_count, run_start, max_run, grace_days, coverage_target, level_step_credit,
                   stages, max_uses, decay, level_score_factor, free_level_steps, w_coverage, w_nice, w_distance,
-                  w_reach, w_availability, cutoff):
+                  w_reach, w_availability, cuts, own, heap_value, heap_size, heap_start, heap_capacity,
+                  dropped, cutting):
     """The pairs of rows x cols that could pass, in one pass over the block: (block rows, block
     columns, score bounds). Per pair, cheapest first: the north-south distance (a great circle is
     never shorter than its difference in latitude), availability, certificates, sector wish; every
     required skill at its best credit alone (knowledge ungated, no level-step factor); the distance
     itself; the same with the level-step factor and the knowledge gate; then with the reuse limit
     (stages 2). The score bound: that coverage and the same bound on nice-to-have skills, with
-    distance, reach, entry level and availability exact, plus _SLACK for float rounding."""
+    distance, reach, entry level and availability exact, plus _SLACK for float rounding.
+
+    The cut (_Cutoffs): a pair below the highest of the threads' cuts (`cuts`) of its shortage is
+    dropped; once the thread is `cutting`, each pair held goes into its heap of its shortage, and once
+    that is full, its least is this thread's cut (row `own` of `cuts`). A pair dropped
+    below a cut raises `dropped` of its shortage to its bound, or to the bound of its bound that
+    dropped it (the early cut, the run cut)."""
     n_rows, n_cols = len(rows), len(cols)
+    # Per block column, the highest cut of any thread now; raised below as this thread's heaps fill.
+    cut = np.empty(n_cols, np.float64)
+    for b in range(n_cols):
+        j = cols[b]
+        highest = cuts[0, j]
+        for t in range(1, cuts.shape[0]):
+            highest = max(highest, cuts[t, j])
+        cut[b] = highest
     first_filter = coverage_target > 0 and level_step_credit <= 1.0
     # The sums bound the share only where no credit can rise (level steps) and no weight is negative.
     early_cut = first_filter and min(w_coverage, w_nice, w_distance, w_reach, w_availability) >= 0
+    run_test = group_test and first_filter
+    run_cut = early_cut and level_score_factor <= 1.0
     local, best, sums = _block_sums(
         rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
-        link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr, group_test and first_filter,
-        s_threshold, s_asks_nothing, s_entry, coverage_target, early_cut and level_score_factor <= 1.0, cutoff,
-        w_coverage, w_nice, w_distance, w_reach, w_availability)
+        link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr, run_test,
+        s_threshold, s_asks_nothing, s_entry, coverage_target, run_cut, cut,
+        dropped, w_coverage, w_nice, w_distance, w_reach, w_availability)
     out_row = np.empty(n_rows * n_cols, np.int64)
     out_col = np.empty(n_rows * n_cols, np.int64)
     out_score = np.empty(n_rows * n_cols, np.float64)
@@ -901,14 +970,42 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
     sectors = c_sectors[rows] if use_sectors else np.zeros(n_rows, np.uint64)
     any_sector = c_no_wish[rows] if use_sectors else np.ones(n_rows, np.bool_)
     changed = c_changed[rows]
+    lon = c_lon[rows]
+    # For the haversine: each row's cosine of its latitude once (the same float as per pair).
+    row_cos = np.empty(n_rows, np.float64)
+    for a in range(n_rows):
+        row_cos[a] = math.cos(math.radians(lat[a]))
+    farthest_lat = np.abs(lat).max() if n_rows else 0.0
+    # Powers by the number of ISCO levels up (0-4 where both are known; more where levels are odd).
+    reach_power = np.empty(8, np.float64)
+    related_power = np.empty(8, np.float64)
+    for n in range(8):
+        reach_power[n] = level_score_factor ** n
+        related_power[n] = level_step_credit ** n
     for b in range(n_cols):
         j = cols[b]
         s_lat_j, s_radius_j, s_day_j, s_changed_j = s_lat[j], s_radius[j], s_day[j], s_changed[j]
+        s_lon_j, s_cos_j = s_lon[j], math.cos(math.radians(s_lat[j]))
+        # An east-west lower bound of the distance: a great circle between latitudes no further from the
+        # equator than `farthest` is at least R cos(farthest) |dlon| (1 - dlon^2 / 24) long (asin x >= x,
+        # sin x >= x - x^3 / 6), for |dlon| < 1 radian; a hair less, for the rounding of either side.
+        east_west = EARTH_RADIUS_KM * math.cos(math.radians(min(max(farthest_lat, abs(s_lat_j)), 90.0))) * (1 - 1e-9)
         s_certs_j = s_certs[j] if use_certs else np.uint64(0)
         s_sector_j = s_sector[j] if use_sectors else np.uint64(0)
+        asks_nothing = s_asks_nothing[j]
+        threshold = s_threshold[j]
+        # Skills: every required skill at its best credit alone, the first bound.
+        needed = coverage_target * (threshold - _SLACK) if first_filter and not asks_nothing else -np.inf
+        row_sums = sums[b]
         for a in range(n_rows):
+            # Cheapest first: the north-south distance (a great circle is never shorter than its
+            # difference in latitude), a lower bound of the east-west one, availability, certificates,
+            # sector wish, a changed side, the first skills bound.
             limit = min(radius[a], s_radius_j)
             if abs(lat[a] - s_lat_j) * _KM_PER_DEG_LAT > limit + _DISTANCE_SLACK_KM:
+                continue
+            dlon = abs(math.radians(lon[a] - s_lon_j))
+            if dlon < 1.0 and east_west * dlon * (1.0 - dlon * dlon / 24.0) > limit + _DISTANCE_SLACK_KM:
                 continue
             days_late = day[a] - s_day_j
             if days_late > grace_days:
@@ -919,30 +1016,29 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
                 continue
             if not (changed[a] or s_changed_j):
                 continue
+            if np.float64(row_sums[a]) + 2 * _SLACK < needed:
+                continue
             i = rows[a]
-            # Skills: every required skill at its best credit alone, the first bound.
-            asks_nothing = s_asks_nothing[j]
-            threshold = s_threshold[j]
-            if first_filter and not asks_nothing:
-                if np.float64(sums[b, a]) + 2 * _SLACK < coverage_target * (threshold - _SLACK):
-                    continue
-            if early_cut and cutoff[j] > -np.inf:
+            if early_cut and cut[b] > -np.inf:
                 # The highest score this pair could have (every required skill at its best credit alone,
                 # every nice-to-have one held, no distance): below the shortage's cut, it is dropped
                 # anyway, before its distance and its sums by id and related are worked out. At national
                 # size most pairs that pass the first bound end here once the best `keep` are known.
                 up = s_level[j] - c_level[i] if c_level[i] > 0 and s_level[j] > 0 else 0
-                reach = level_score_factor ** max(0, up - free_level_steps)
+                over = max(0, up - free_level_steps)
+                reach = reach_power[over] if over < 8 else level_score_factor ** over
                 share = 1.0 if asks_nothing else min(1.0, np.float64(sums[b, a]) + 2 * _SLACK)
                 readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
                 best_score = (w_coverage * share * reach + w_nice * reach + w_distance + w_reach * reach * s_entry[j]
                               + w_availability * readiness)
-                if min(1.0, max(0.0, best_score)) + _SLACK < cutoff[j]:
+                highest = min(1.0, max(0.0, best_score)) + _SLACK
+                if highest < cut[b]:
+                    dropped[j] = max(dropped[j], highest)
                     continue
             # The distance itself (haversine, as rules.distance_km).
             c_phi, s_phi = math.radians(c_lat[i]), math.radians(s_lat_j)
             h = (math.sin((s_phi - c_phi) / 2) ** 2
-                 + math.cos(c_phi) * math.cos(s_phi) * math.sin(math.radians(s_lon[j] - c_lon[i]) / 2) ** 2)
+                 + row_cos[a] * s_cos_j * math.sin(math.radians(s_lon_j - c_lon[i]) / 2) ** 2)
             distance = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
             if distance > limit + _DISTANCE_SLACK_KM:
                 continue
@@ -950,7 +1046,8 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
             competence_id, competence_related = _split_sums(a, j, w_ptr, w_idx, w_val, local, best)
             knowledge_id, knowledge_related = _split_sums(a, n_shortages + j, w_ptr, w_idx, w_val, local, best)
             steps_up = s_level[j] - c_level[i] if c_level[i] > 0 and s_level[j] > 0 else 0
-            related_factor = level_step_credit ** steps_up if steps_up > 0 else 1.0
+            related_factor = (related_power[steps_up] if steps_up < 8 else level_step_credit ** steps_up) \
+                if steps_up > 0 else 1.0
             part = s_part[j]
             share = _share_of(competence_id + related_factor * competence_related,
                               knowledge_id + related_factor * knowledge_related, part, asks_nothing, coverage_target)
@@ -971,18 +1068,57 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
                         continue
             nice_id, nice_related = _split_sums(a, 2 * n_shortages + j, w_ptr, w_idx, w_val, local, best)
             nice = min(nice_id + related_factor * nice_related + _SLACK, 1.0)
-            reach = level_score_factor ** max(0, steps_up - free_level_steps)
+            over = max(0, steps_up - free_level_steps)
+            reach = reach_power[over] if over < 8 else level_score_factor ** over
             nearness = 1.0 - distance / limit if limit > 0 else 1.0
             readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
             score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
                      + w_reach * reach * s_entry[j] + w_availability * readiness)
             bound = min(1.0, max(0.0, score)) + _SLACK
-            if bound < cutoff[j]:
-                continue  # below the best `keep` of this shortage found so far (_bound_share)
+            if bound < cut[b]:
+                dropped[j] = max(dropped[j], bound)
+                continue  # below the best `keep` of this shortage found so far (_Cutoffs)
             out_row[found], out_col[found] = a, b
             out_score[found] = bound
             found += 1
+            if cutting and heap_capacity[j] > 0:
+                least = _heap_push(heap_value, heap_start[j], heap_size, j, heap_capacity[j], bound)
+                if least > cut[b]:
+                    cut[b] = least
+                    cuts[own, j] = max(cuts[own, j], least)
     return out_row[:found].copy(), out_col[:found].copy(), out_score[:found].copy()
+
+
+@compiled
+def _heap_push(value, start, size, j, capacity, x):
+    """Into the min-heap of shortage j (value[start:start + capacity], size[j] held) a bound `x`,
+    keeping the `capacity` highest; returns the least held once full (-inf until then)."""
+    n = size[j]
+    if n < capacity:
+        i = n
+        value[start + i] = x
+        while i > 0:
+            parent = (i - 1) // 2
+            if value[start + parent] <= value[start + i]:
+                break
+            value[start + parent], value[start + i] = value[start + i], value[start + parent]
+            i = parent
+        size[j] = n + 1
+        return value[start] if n + 1 == capacity else -np.inf
+    if x > value[start]:
+        value[start] = x
+        i = 0
+        while True:
+            child = 2 * i + 1
+            if child >= capacity:
+                break
+            if child + 1 < capacity and value[start + child + 1] < value[start + child]:
+                child += 1
+            if value[start + i] <= value[start + child]:
+                break
+            value[start + i], value[start + child] = value[start + child], value[start + i]
+            i = child
+    return value[start]
 
 
 def _reuse_limit_applies(settings: MatchSettings) -> bool:
