@@ -481,16 +481,47 @@ def _score_pair(c, s, T, S, G):
 
 
 @compiled
-def _before(pool_score, pool_key, pool_id, pool_kind, x, y):
-    """Whether heap entry x comes before y: (-score, candidate key, shortage id, kind), as the tuples of
-    the Python heap compared (a bound before the exact score of the same pair)."""
-    if pool_score[x] != pool_score[y]:
-        return pool_score[x] > pool_score[y]
-    if pool_key[x] != pool_key[y]:
-        return pool_key[x] < pool_key[y]
-    if pool_id[x] != pool_id[y]:
-        return pool_id[x] < pool_id[y]
-    return pool_kind[x] < pool_kind[y]
+def _before(heap_score, heap_key, heap_rest, x, y):
+    """Whether the entry at heap position x comes before the one at y: (-score, candidate key, shortage
+    id, kind), as the tuples of the Python heap compared (a bound before the exact score of the same
+    pair); `heap_rest` holds 2 x shortage id + kind."""
+    if heap_score[x] != heap_score[y]:
+        return heap_score[x] > heap_score[y]
+    if heap_key[x] != heap_key[y]:
+        return heap_key[x] < heap_key[y]
+    return heap_rest[x] < heap_rest[y]
+
+
+@compiled
+def _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, i):
+    """The entry at position i moved down to where it belongs."""
+    while True:
+        child = 2 * i + 1
+        if child >= n_heap:
+            break
+        if child + 1 < n_heap and _before(heap_score, heap_key, heap_rest, child + 1, child):
+            child += 1
+        if not _before(heap_score, heap_key, heap_rest, child, i):
+            break
+        heap_score[i], heap_score[child] = heap_score[child], heap_score[i]
+        heap_key[i], heap_key[child] = heap_key[child], heap_key[i]
+        heap_rest[i], heap_rest[child] = heap_rest[child], heap_rest[i]
+        heap_entry[i], heap_entry[child] = heap_entry[child], heap_entry[i]
+        i = child
+
+
+@compiled
+def _sift_up(heap_score, heap_key, heap_rest, heap_entry, i):
+    """The entry at position i moved up to where it belongs."""
+    while i > 0:
+        parent = (i - 1) // 2
+        if not _before(heap_score, heap_key, heap_rest, i, parent):
+            break
+        heap_score[i], heap_score[parent] = heap_score[parent], heap_score[i]
+        heap_key[i], heap_key[parent] = heap_key[parent], heap_key[i]
+        heap_rest[i], heap_rest[parent] = heap_rest[parent], heap_rest[i]
+        heap_entry[i], heap_entry[parent] = heap_entry[parent], heap_entry[i]
+        i = parent
 
 
 @compiled
@@ -567,19 +598,22 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
     memo_keys, memo_passes, memo_score, memo_coverage, memo_distance, memo_used = memo
     use_memo = len(memo_keys) > 0
     size = 2 * len(starts) + 16
-    # Entries: score, candidate key rank, shortage id, kind (0 bound, 1 exact), the shortage's
-    # position; for a bound its stream position and end, for an exact score its candidate, coverage
-    # and distance.
+    # Entries (the pool): for a bound its stream position and end, for an exact score its candidate,
+    # coverage and distance; both: the score and the shortage's position. The heap holds, by heap
+    # position, what orders the entries (score, candidate key rank, 2 x shortage id + kind: 0 bound,
+    # 1 exact) and the entry's number: a comparison reads two neighbouring slots of one array, not
+    # four arrays at two entries anywhere in the pool (at national size, 300,000 streams, each step
+    # down the heap was a few cache misses).
     pool_score = np.empty(size, np.float64)
-    pool_key = np.empty(size, np.int64)
-    pool_id = np.empty(size, np.int64)
-    pool_kind = np.empty(size, np.int64)
     pool_a = np.empty(size, np.int64)
     pool_b = np.empty(size, np.int64)
     pool_shortage = np.empty(size, np.int64)
     pool_coverage = np.empty(size, np.float64)
     pool_distance = np.empty(size, np.float64)
-    heap = np.empty(size, np.int64)
+    heap_score = np.empty(size, np.float64)
+    heap_key = np.empty(size, np.int64)
+    heap_rest = np.empty(size, np.int64)
+    heap_entry = np.empty(size, np.int64)
     used = 0
     n_heap = 0
     n_scored = 0
@@ -587,43 +621,22 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
     n_chosen = 0
     for k in range(len(starts)):
         start = starts[k]
-        pool_score[used], pool_key[used] = stream_score[start], key_rank[stream_candidate[start]]
-        pool_id[used], pool_kind[used] = shortage_id[stream_of_start[k]], 0
+        pool_score[used] = stream_score[start]
         pool_a[used], pool_b[used], pool_shortage[used] = start, ends[k], stream_of_start[k]
-        heap[n_heap] = used
+        heap_score[n_heap], heap_key[n_heap] = stream_score[start], key_rank[stream_candidate[start]]
+        heap_rest[n_heap], heap_entry[n_heap] = 2 * shortage_id[stream_of_start[k]], used
         used += 1
         n_heap += 1
-    # heapify
     for root in range(n_heap // 2 - 1, -1, -1):
-        i = root
-        while True:
-            child = 2 * i + 1
-            if child >= n_heap:
-                break
-            if child + 1 < n_heap and _before(pool_score, pool_key, pool_id, pool_kind, heap[child + 1], heap[child]):
-                child += 1
-            if not _before(pool_score, pool_key, pool_id, pool_kind, heap[child], heap[i]):
-                break
-            heap[i], heap[child] = heap[child], heap[i]
-            i = child
+        _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, root)
     while n_heap > 0:
-        top = heap[0]
-        n_heap -= 1
-        if n_heap > 0:
-            heap[0] = heap[n_heap]
-            i = 0
-            while True:
-                child = 2 * i + 1
-                if child >= n_heap:
-                    break
-                if child + 1 < n_heap and _before(pool_score, pool_key, pool_id, pool_kind, heap[child + 1],
-                                                  heap[child]):
-                    child += 1
-                if not _before(pool_score, pool_key, pool_id, pool_kind, heap[child], heap[i]):
-                    break
-                heap[i], heap[child] = heap[child], heap[i]
-                i = child
-        if pool_kind[top] == 1:
+        top, rest = heap_entry[0], heap_rest[0]
+        if rest & 1 == 1:  # an exact score: taken if both sides have room
+            n_heap -= 1
+            if n_heap > 0:
+                heap_score[0], heap_key[0], heap_rest[0], heap_entry[0] = (
+                    heap_score[n_heap], heap_key[n_heap], heap_rest[n_heap], heap_entry[n_heap])
+                _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, 0)
             candidate, shortage = pool_a[top], pool_shortage[top]
             places = shortage_left[shortage]
             if places > 0 and candidate_left[candidate] > 0:
@@ -635,64 +648,65 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
                 n_chosen += 1
             continue
         position, end, shortage = pool_a[top], pool_b[top], pool_shortage[top]
-        if shortage_left[shortage] <= 0:
-            continue  # a full shortage: its stream ends here, unscored
-        pushes = 0
-        if position + 1 < end:
-            pushes = 1
+        if shortage_left[shortage] <= 0 or position + 1 >= end:
+            # The stream ends here (a full shortage's unscored): the root goes.
+            n_heap -= 1
+            if n_heap > 0:
+                heap_score[0], heap_key[0], heap_rest[0], heap_entry[0] = (
+                    heap_score[n_heap], heap_key[n_heap], heap_rest[n_heap], heap_entry[n_heap])
+                _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, 0)
+            if shortage_left[shortage] <= 0:
+                continue
+        else:
+            # The stream's next bound takes the root's place (one step down the heap instead of two).
+            nxt = stream_candidate[position + 1]
+            if used + 2 > len(pool_score):
+                pool_score, pool_a = _grown(pool_score, used + 2), _grown(pool_a, used + 2)
+                pool_b, pool_shortage = _grown(pool_b, used + 2), _grown(pool_shortage, used + 2)
+                pool_coverage, pool_distance = _grown(pool_coverage, used + 2), _grown(pool_distance, used + 2)
+            pool_score[used] = stream_score[position + 1]
+            pool_a[used], pool_b[used], pool_shortage[used] = position + 1, end, shortage
+            heap_score[0], heap_key[0], heap_rest[0], heap_entry[0] = stream_score[position + 1], key_rank[nxt], rest, used
+            used += 1
+            _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, 0)
         candidate = stream_candidate[position]
-        score = coverage = distance = 0.0
-        if candidate_left[candidate] > 0 and not _has(exclude, 0, len(exclude), candidate * n_shortages + shortage):
-            if use_memo:
-                key = candidate * n_shortages + shortage
-                slot = _memo_slot(memo_keys, key)
-                if memo_keys[slot] == key:
-                    passes, score = memo_passes[slot], memo_score[slot]
-                    coverage, distance = memo_coverage[slot], memo_distance[slot]
-                else:
-                    passes, score, coverage, distance = _score_pair(candidate, shortage, T, S, G)
-                    n_scored += 1
-                    memo_keys[slot], memo_passes[slot], memo_score[slot] = key, passes, score
-                    memo_coverage[slot], memo_distance[slot] = coverage, distance
-                    memo_used += 1
-                    if 2 * memo_used > len(memo_keys):
-                        memo_keys, memo_passes, memo_score, memo_coverage, memo_distance = _memo_grown(
-                            memo_keys, memo_passes, memo_score, memo_coverage, memo_distance)
+        if candidate_left[candidate] <= 0 or _has(exclude, 0, len(exclude), candidate * n_shortages + shortage):
+            continue
+        if use_memo:
+            key = candidate * n_shortages + shortage
+            slot = _memo_slot(memo_keys, key)
+            if memo_keys[slot] == key:
+                passes, score = memo_passes[slot], memo_score[slot]
+                coverage, distance = memo_coverage[slot], memo_distance[slot]
             else:
                 passes, score, coverage, distance = _score_pair(candidate, shortage, T, S, G)
                 n_scored += 1
-            if passes:
-                pushes += 1
-        if used + pushes > len(pool_score):
-            grow = used + pushes
-            pool_score, pool_key = _grown(pool_score, grow), _grown(pool_key, grow)
-            pool_id, pool_kind = _grown(pool_id, grow), _grown(pool_kind, grow)
-            pool_a, pool_b, pool_shortage = _grown(pool_a, grow), _grown(pool_b, grow), _grown(pool_shortage, grow)
-            pool_coverage, pool_distance = _grown(pool_coverage, grow), _grown(pool_distance, grow)
-        if n_heap + pushes > len(heap):
-            heap = _grown(heap, n_heap + pushes)
-        for push in range(pushes):
-            if push == 0 and position + 1 < end:
-                nxt = stream_candidate[position + 1]
-                pool_score[used], pool_key[used], pool_id[used], pool_kind[used] = (
-                    stream_score[position + 1], key_rank[nxt], pool_id[top], 0)
-                pool_a[used], pool_b[used], pool_shortage[used] = position + 1, end, shortage
-            else:
-                pool_score[used], pool_key[used], pool_id[used], pool_kind[used] = (
-                    score, key_rank[candidate], pool_id[top], 1)
-                pool_a[used], pool_shortage[used] = candidate, shortage
-                pool_coverage[used], pool_distance[used] = coverage, distance
-            # sift up
-            i = n_heap
-            heap[i] = used
-            n_heap += 1
-            used += 1
-            while i > 0:
-                parent = (i - 1) // 2
-                if not _before(pool_score, pool_key, pool_id, pool_kind, heap[i], heap[parent]):
-                    break
-                heap[i], heap[parent] = heap[parent], heap[i]
-                i = parent
+                memo_keys[slot], memo_passes[slot], memo_score[slot] = key, passes, score
+                memo_coverage[slot], memo_distance[slot] = coverage, distance
+                memo_used += 1
+                if 2 * memo_used > len(memo_keys):
+                    memo_keys, memo_passes, memo_score, memo_coverage, memo_distance = _memo_grown(
+                        memo_keys, memo_passes, memo_score, memo_coverage, memo_distance)
+        else:
+            passes, score, coverage, distance = _score_pair(candidate, shortage, T, S, G)
+            n_scored += 1
+        if not passes:
+            continue
+        # The exact score goes into the heap, to be taken when it comes first in turn.
+        if used + 1 > len(pool_score):
+            pool_score, pool_a = _grown(pool_score, used + 1), _grown(pool_a, used + 1)
+            pool_b, pool_shortage = _grown(pool_b, used + 1), _grown(pool_shortage, used + 1)
+            pool_coverage, pool_distance = _grown(pool_coverage, used + 1), _grown(pool_distance, used + 1)
+        if n_heap + 1 > len(heap_score):
+            heap_score, heap_key = _grown(heap_score, n_heap + 1), _grown(heap_key, n_heap + 1)
+            heap_rest, heap_entry = _grown(heap_rest, n_heap + 1), _grown(heap_entry, n_heap + 1)
+        pool_score[used], pool_a[used], pool_shortage[used] = score, candidate, shortage
+        pool_coverage[used], pool_distance[used] = coverage, distance
+        heap_score[n_heap], heap_key[n_heap] = score, key_rank[candidate]
+        heap_rest[n_heap], heap_entry[n_heap] = (rest | 1), used
+        used += 1
+        _sift_up(heap_score, heap_key, heap_rest, heap_entry, n_heap)
+        n_heap += 1
     taken = chosen[:n_chosen]
     memo = (memo_keys, memo_passes, memo_score, memo_coverage, memo_distance, memo_used)
     return (pool_a[taken], pool_shortage[taken], pool_score[taken], pool_coverage[taken], pool_distance[taken], memo,
