@@ -741,7 +741,8 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
     it; the best credit of each block candidate for each local column alone, local columns x block
     rows (the pairs read a few columns each, scattered either way: no transposed copy); per block
     shortage and candidate, the weighted sum of those credits over the required skills, competences
-    and knowledge together).
+    and knowledge together; the same over the nice-to-have skills, for the block columns marked in
+    the last value: those with a cut when the block starts, where `group_cut`).
 
     A best credit is 1.0 by the same id, else the best group credit times the generic factor (if at
     least min_related), in float32: a related credit never reaches 1.0 (MAX_RELATED_CREDIT), so 1.0
@@ -751,9 +752,10 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
     `group_test`: the rows come in runs of alike candidates (seg_ptr, _OccupationGroups), and a run
     is first bounded as one candidate with the best credits of all its rows (each column's highest
     among them): no row's sum exceeds the run's. Where the run's sum fails the first bound, or
-    (`group_cut`) the highest score it allows is below the shortage's cut (`cut`, per block column), the run keeps sums of
-    0 for that shortage, which the kernel turns away as it should (the first bound, the early cut,
-    or at the latest the cutoff). A run's sum costs one row's; most runs fail most shortages."""
+    (`group_cut`) the highest score it allows is below the shortage's cut (`cut`, per block column),
+    the run keeps sums of 0 for that shortage, which the kernel turns away as it should (the first
+    bound, the early cut, or at the latest the cut), and its pairs are noted in `dropped`. A run's
+    sum costs one row's; most runs fail most shortages."""
     n_rows, n_cols = len(rows), len(cols)
     n_seg = len(seg_ptr) - 1
     live = np.empty(n_seg, np.int64)
@@ -795,6 +797,8 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                 run_best[column, g] = top
     # Four columns at a time: each pass over a row of sums reads and writes it once for four terms.
     sums = np.zeros((n_cols, n_rows), np.float32)
+    nice_sums = np.zeros((n_cols if group_cut else 0, n_rows), np.float32)
+    with_nice = np.zeros(n_cols, np.bool_)
     for b in range(n_cols):
         out = sums[b]
         j = cols[b]
@@ -823,8 +827,12 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
             n_live += 1
         if n_live == 0:
             continue
-        for part in range(2):
+        # Required skills (competences, knowledge) into `sums`; where the shortage has a cut, its
+        # nice-to-have skills into `nice_sums` too, for the kernel's early cut.
+        with_nice[b] = group_cut and cut[b] > -np.inf
+        for part in range(3 if with_nice[b] else 2):
             row = part * n_shortages + cols[b]
+            out = sums[b] if part < 2 else nice_sums[b]
             p, end = w_ptr[row], w_ptr[row + 1]
             while p + 4 <= end:
                 x1, x2 = best[local[w_idx[p]]], best[local[w_idx[p + 1]]]
@@ -840,7 +848,7 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                     for a in range(seg_ptr[live[k]], seg_ptr[live[k] + 1]):
                         out[a] += v1 * x1[a]
                 p += 1
-    return local, best, sums
+    return local, best, sums, nice_sums, with_nice
 
 
 @compiled
@@ -952,7 +960,7 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
     early_cut = first_filter and min(w_coverage, w_nice, w_distance, w_reach, w_availability) >= 0
     run_test = group_test and first_filter
     run_cut = early_cut and level_score_factor <= 1.0
-    local, best, sums = _block_sums(
+    local, best, sums, nice_sums, with_nice = _block_sums(
         rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
         link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr, run_test,
         s_threshold, s_asks_nothing, s_entry, coverage_target, run_cut, cut,
@@ -1005,7 +1013,8 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
             if abs(lat[a] - s_lat_j) * _KM_PER_DEG_LAT > limit + _DISTANCE_SLACK_KM:
                 continue
             dlon = abs(math.radians(lon[a] - s_lon_j))
-            if dlon < 1.0 and east_west * dlon * (1.0 - dlon * dlon / 24.0) > limit + _DISTANCE_SLACK_KM:
+            east_west_km = east_west * dlon * (1.0 - dlon * dlon / 24.0) if dlon < 1.0 else 0.0
+            if east_west_km > limit + _DISTANCE_SLACK_KM:
                 continue
             days_late = day[a] - s_day_j
             if days_late > grace_days:
@@ -1020,17 +1029,22 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
                 continue
             i = rows[a]
             if early_cut and cut[b] > -np.inf:
-                # The highest score this pair could have (every required skill at its best credit alone,
-                # every nice-to-have one held, no distance): below the shortage's cut, it is dropped
-                # anyway, before its distance and its sums by id and related are worked out. At national
-                # size most pairs that pass the first bound end here once the best `keep` are known.
+                # The highest score this pair could have (every required and nice-to-have skill at its
+                # best credit alone, the least distance its latitudes and longitudes allow): below the
+                # shortage's cut, it is dropped anyway, before its distance and its sums by id and
+                # related are worked out.
                 up = s_level[j] - c_level[i] if c_level[i] > 0 and s_level[j] > 0 else 0
                 over = max(0, up - free_level_steps)
                 reach = reach_power[over] if over < 8 else level_score_factor ** over
                 share = 1.0 if asks_nothing else min(1.0, np.float64(sums[b, a]) + 2 * _SLACK)
+                # Nice-to-have skills: each at its best credit alone (where the sums were made; else all held).
+                nice = min(1.0, np.float64(nice_sums[b, a]) + 2 * _SLACK) if with_nice[b] else 1.0
+                # Nearness: the distance is at least the north-south and the east-west bounds, a hair less.
+                least_km = max(abs(lat[a] - s_lat_j) * _KM_PER_DEG_LAT, east_west_km) * (1 - 1e-9)
+                nearness = max(0.0, 1.0 - least_km / limit) if limit > 0 else 1.0
                 readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
-                best_score = (w_coverage * share * reach + w_nice * reach + w_distance + w_reach * reach * s_entry[j]
-                              + w_availability * readiness)
+                best_score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
+                              + w_reach * reach * s_entry[j] + w_availability * readiness)
                 highest = min(1.0, max(0.0, best_score)) + _SLACK
                 if highest < cut[b]:
                     dropped[j] = max(dropped[j], highest)
