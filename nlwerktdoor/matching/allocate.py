@@ -254,7 +254,7 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
         log.info("streams cut short: %d shortages get their pairs again, %d times deeper, from %d of %d candidates",
                  len(again), _DEEPER, len(near), len(candidates))
         more = pair_bounds([candidates[n] for n in near.tolist()], again, index, settings, changes, workers,
-                           keep=keep[short])
+                           keep=keep[short], cut_at_once=True)
         dropped[short] = more.dropped
         more.candidate = near[more.candidate].astype(np.int32)
         more.shortage = short[more.shortage].astype(np.int32)

@@ -90,6 +90,7 @@ def pair_bounds(
     workers: int = 1,
     alongside: Callable[[], object] | None = None,
     keep: np.ndarray | None = None,
+    cut_at_once: bool = False,
 ) -> PairBounds:
     """Every pair that could pass the hard rules (with `changes`: only pairs with a changed side).
 
@@ -99,6 +100,9 @@ def pair_bounds(
     checks that what it took never needed one of those left out (allocate._match).
 
     `workers` > 1: a big run's blocks are shared out over that many threads (_bound_work).
+    `cut_at_once` (with `keep`): cut from the first block on (_Cutoffs), not only once a thread holds
+    too many pairs: for a refill, whose shortages are known to have more pairs than they keep.
+
     `alongside`: other work of the caller's, called once while those threads run, on the calling
     thread (Python work: the blocks do not hold the interpreter lock). Not called when the blocks
     run on the calling thread (a small run, or one worker): then the caller does it afterwards."""
@@ -131,7 +135,7 @@ def pair_bounds(
         # Rows per block: bounded by pairs (rows x shortages) and by the credit matrices (rows x skills).
         step = max(1, min(_BLOCK_PAIRS // len(near), _BLOCK_CREDITS // max(skills.width, 1)))
         work += [(block[start:start + step], near) for start in range(0, len(block), step)]
-    parts = _bound_work(work, side_c, side_s, settings, workers, alongside, keep)
+    parts = _bound_work(work, side_c, side_s, settings, workers, alongside, keep, cut_at_once)
     if not parts:
         return empty
     found = PairBounds(
@@ -279,8 +283,8 @@ def _keep_best(candidate, shortage, score, keep, dropped):
 _PARALLEL_PAIRS = 5_000_000
 
 
-def _bound_work(work, side_c, side_s, settings, workers: int,
-                alongside=None, keep=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def _bound_work(work, side_c, side_s, settings, workers: int, alongside=None, keep=None,
+                cut_at_once=False) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """The held pairs of every block, as (candidates, shortages, bounds, dropped) parts in any order
     (with `keep`: each thread's share already cut down to that many pairs per shortage now and then).
 
@@ -290,8 +294,10 @@ def _bound_work(work, side_c, side_s, settings, workers: int,
     pairs = sum(len(rows) * len(near) for rows, near in work)
     workers = min(max(workers, 1), len(work))
     if workers == 1 or pairs < _PARALLEL_PAIRS:
-        return _bound_share(work, side_c, side_s, settings, keep, _Cutoffs(len(side_s.lat), 1, keep, len(side_c.lat)), 0)
-    cutoffs = _Cutoffs(len(side_s.lat), workers, keep, len(side_c.lat))
+        workers = 1
+    cutoffs = _Cutoffs(len(side_s.lat), workers, keep, len(side_c.lat), cut_at_once)
+    if workers == 1:
+        return _bound_share(work, side_c, side_s, settings, keep, cutoffs, 0)
     # Every thread takes every workers-th block (neighbouring blocks cost alike).
     with ThreadPoolExecutor(workers, thread_name_prefix="bounds") as pool:
         shares = pool.map(lambda t: _bound_share(work[t::workers], side_c, side_s, settings, keep, cutoffs, t),
@@ -312,10 +318,12 @@ class _Cutoffs:
     it. What it drops, it notes in the thread's row of `dropped`: per shortage, the highest bound (or a
     bound of that bound) of a pair dropped below a cut. Without `keep`: no cut (-inf) and no heaps."""
 
-    def __init__(self, n_shortages: int, workers: int, keep: np.ndarray | None, n_candidates: int = 0):
+    def __init__(self, n_shortages: int, workers: int, keep: np.ndarray | None, n_candidates: int = 0,
+                 at_once: bool = False):
         self.cut = np.full((workers, n_shortages), -np.inf)
         self.dropped = np.full((workers, n_shortages), -np.inf)
         self.cutting = np.zeros(workers, bool)
+        self.at_once = at_once and keep is not None
         # A heap never holds more than a shortage has candidates (a refill's keep grows eightfold a round).
         self.capacity = (np.zeros(n_shortages, np.int64) if keep is None
                          else np.clip(keep, 0, n_candidates).astype(np.int64))
@@ -354,6 +362,8 @@ def _bound_share(work, side_c, side_s, settings, keep, cutoffs: _Cutoffs, own: i
     no_drop = np.full(len(side_s.lat), -np.inf)
     dropped = no_drop
     heap = cutoffs.no_heap()
+    if cutoffs.at_once:
+        heap = cutoffs.start_cutting(own, np.zeros(0, np.int64), np.zeros(0))
     for rows, near in work:
         found = _bound_block(rows, near, side_c, side_s, settings, cutoffs, own, heap)
         if found is None:

@@ -666,7 +666,8 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
                 pool_coverage, pool_distance = _grown(pool_coverage, used + 2), _grown(pool_distance, used + 2)
             pool_score[used] = stream_score[position + 1]
             pool_a[used], pool_b[used], pool_shortage[used] = position + 1, end, shortage
-            heap_score[0], heap_key[0], heap_rest[0], heap_entry[0] = stream_score[position + 1], key_rank[nxt], rest, used
+            heap_score[0], heap_key[0] = stream_score[position + 1], key_rank[nxt]
+            heap_rest[0], heap_entry[0] = rest, used
             used += 1
             _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, 0)
         candidate = stream_candidate[position]
