@@ -493,6 +493,25 @@ def _before(heap_score, heap_key, heap_rest, x, y):
 
 
 @compiled
+def _swap(heap_score, heap_key, heap_rest, heap_entry, i, k):
+    heap_score[i], heap_score[k] = heap_score[k], heap_score[i]
+    heap_key[i], heap_key[k] = heap_key[k], heap_key[i]
+    heap_rest[i], heap_rest[k] = heap_rest[k], heap_rest[i]
+    heap_entry[i], heap_entry[k] = heap_entry[k], heap_entry[i]
+
+
+@compiled
+def _pop_root(heap_score, heap_key, heap_rest, heap_entry, n_heap):
+    """The root taken out (the last entry in its place, moved down); returns the new size."""
+    n_heap -= 1
+    if n_heap > 0:
+        heap_score[0], heap_key[0], heap_rest[0], heap_entry[0] = (
+            heap_score[n_heap], heap_key[n_heap], heap_rest[n_heap], heap_entry[n_heap])
+        _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, 0)
+    return n_heap
+
+
+@compiled
 def _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, i):
     """The entry at position i moved down to where it belongs."""
     while True:
@@ -503,10 +522,7 @@ def _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, i):
             child += 1
         if not _before(heap_score, heap_key, heap_rest, child, i):
             break
-        heap_score[i], heap_score[child] = heap_score[child], heap_score[i]
-        heap_key[i], heap_key[child] = heap_key[child], heap_key[i]
-        heap_rest[i], heap_rest[child] = heap_rest[child], heap_rest[i]
-        heap_entry[i], heap_entry[child] = heap_entry[child], heap_entry[i]
+        _swap(heap_score, heap_key, heap_rest, heap_entry, i, child)
         i = child
 
 
@@ -517,10 +533,7 @@ def _sift_up(heap_score, heap_key, heap_rest, heap_entry, i):
         parent = (i - 1) // 2
         if not _before(heap_score, heap_key, heap_rest, i, parent):
             break
-        heap_score[i], heap_score[parent] = heap_score[parent], heap_score[i]
-        heap_key[i], heap_key[parent] = heap_key[parent], heap_key[i]
-        heap_rest[i], heap_rest[parent] = heap_rest[parent], heap_rest[i]
-        heap_entry[i], heap_entry[parent] = heap_entry[parent], heap_entry[i]
+        _swap(heap_score, heap_key, heap_rest, heap_entry, i, parent)
         i = parent
 
 
@@ -632,11 +645,7 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
     while n_heap > 0:
         top, rest = heap_entry[0], heap_rest[0]
         if rest & 1 == 1:  # an exact score: taken if both sides have room
-            n_heap -= 1
-            if n_heap > 0:
-                heap_score[0], heap_key[0], heap_rest[0], heap_entry[0] = (
-                    heap_score[n_heap], heap_key[n_heap], heap_rest[n_heap], heap_entry[n_heap])
-                _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, 0)
+            n_heap = _pop_root(heap_score, heap_key, heap_rest, heap_entry, n_heap)
             candidate, shortage = pool_a[top], pool_shortage[top]
             places = shortage_left[shortage]
             if places > 0 and candidate_left[candidate] > 0:
@@ -650,11 +659,7 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
         position, end, shortage = pool_a[top], pool_b[top], pool_shortage[top]
         if shortage_left[shortage] <= 0 or position + 1 >= end:
             # The stream ends here (a full shortage's unscored): the root goes.
-            n_heap -= 1
-            if n_heap > 0:
-                heap_score[0], heap_key[0], heap_rest[0], heap_entry[0] = (
-                    heap_score[n_heap], heap_key[n_heap], heap_rest[n_heap], heap_entry[n_heap])
-                _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, 0)
+            n_heap = _pop_root(heap_score, heap_key, heap_rest, heap_entry, n_heap)
             if shortage_left[shortage] <= 0:
                 continue
         else:
