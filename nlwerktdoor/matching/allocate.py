@@ -10,7 +10,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from .bounds import PairBounds, pair_bounds, within_reach
+from .bounds import pair_bounds, within_reach
 from .exact import ExactTables, ScoreMemo, StreamAllocation, Taken
 from .rules import distance_km, passes_logistics, _score
 from .skills import SkillIndex

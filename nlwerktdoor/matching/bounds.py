@@ -310,13 +310,14 @@ def _bound_work(work, side_c, side_s, settings, workers: int, alongside=None, ke
 class _Cutoffs:
     """Per shortage, the bound a pair must reach to be among its best `keep` (pair_bounds): the
     `keep`-th highest bound of the pairs found so far. A thread that holds too many pairs
-    (_bound_share) starts cutting: it keeps a min-heap of its pairs' `keep` highest bounds per
-    shortage (first those it holds then, then every pair the kernel holds), and its row of `cut` is
-    that heap's least once full: only ever raised, by that thread alone. A pair below any
-    row's cut cannot be among the best `keep` (every row is the `keep`-th best of some of the pairs),
-    so the kernel drops it as it finds it; at national size most pairs within reach never get past
-    it. What it drops, it notes in the thread's row of `dropped`: per shortage, the highest bound (or a
-    bound of that bound) of a pair dropped below a cut. Without `keep`: no cut (-inf) and no heaps."""
+    (_bound_share), or any thread of a refill (`at_once`), starts cutting: it keeps a min-heap of
+    its pairs' `keep` highest bounds per shortage (first those it holds then, then every pair the
+    kernel holds), and its row of `cut` is that heap's least once full: only ever raised, by that
+    thread alone. A pair below any row's cut cannot be among the best `keep` (every row is the
+    `keep`-th best of some of the pairs), so the kernel drops it as it finds it; at national size
+    most pairs within reach never get past it. What it drops, it notes in the thread's row of
+    `dropped`: per shortage, the highest bound (or a bound of that bound) of a pair dropped below a
+    cut. Without `keep`: no cut (-inf) and no heaps."""
 
     def __init__(self, n_shortages: int, workers: int, keep: np.ndarray | None, n_candidates: int = 0,
                  at_once: bool = False):
@@ -328,7 +329,6 @@ class _Cutoffs:
         self.capacity = (np.zeros(n_shortages, np.int64) if keep is None
                          else np.clip(keep, 0, n_candidates).astype(np.int64))
         self.start = _offsets(self.capacity)
-        self.workers = workers
 
     def no_heap(self) -> tuple[np.ndarray, np.ndarray]:
         """A thread's heaps before it cuts: none."""
@@ -355,9 +355,8 @@ class _Cutoffs:
 def _bound_share(work, side_c, side_s, settings, keep, cutoffs: _Cutoffs, own: int) -> list:
     """The held pairs of these blocks, as (candidates, shortages, bounds, dropped) parts. With `keep`:
     once this share holds more than _KEEP_BUFFER_PAIRS (then twice what it kept), all but the best
-    `keep` of each shortage are dropped, and from then on a pair below a cut (_Cutoffs) is dropped as
-    the block finds it. The highest bound of the pairs dropped below a cut is not known exactly: `dropped` takes
-    the cut, which is above it."""
+    `keep` of each shortage are dropped, and from then on (`cutoffs.at_once`: from the first block on)
+    a pair below a cut (_Cutoffs) is dropped as the block finds it, its bound noted in `dropped`."""
     parts, held, limit = [], 0, _KEEP_BUFFER_PAIRS
     no_drop = np.full(len(side_s.lat), -np.inf)
     dropped = no_drop
