@@ -544,6 +544,13 @@ def _grown(array, size):
     return bigger
 
 
+@compiled
+def _pool_grown(pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance, size):
+    """allocate_streams' pool of entries with room for `size`."""
+    return (_grown(pool_score, size), _grown(pool_a, size), _grown(pool_b, size), _grown(pool_shortage, size),
+            _grown(pool_coverage, size), _grown(pool_distance, size))
+
+
 class ScoreMemo:
     """The exact scores of the pairs one allocation scored, for the next allocation over the same
     candidates and shortages (allocate._match_kept: a national run allocates five times, each time
@@ -572,8 +579,9 @@ _NO_MEMO = (np.zeros(0, np.int64), np.zeros(0, np.bool_), np.zeros(0), np.zeros(
 
 @compiled
 def _memo_slot(keys, key):
-    """Where `key` is in the table, or the empty slot where it would go (Fibonacci hashing, linear
-    probing; the table is never more than half full)."""
+    """Where `key` is in the table, or the empty slot where it would go (multiplicative hashing with
+    the golden-ratio constant, the slot read from bit 20 up; linear probing; the table is never more
+    than half full)."""
     mask = np.uint64(len(keys) - 1)
     slot = np.int64((np.uint64(key) * np.uint64(11400714819323198485)) >> np.uint64(20) & mask)
     while keys[slot] != key and keys[slot] != -1:
@@ -665,10 +673,9 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
         else:
             # The stream's next bound takes the root's place (one step down the heap instead of two).
             nxt = stream_candidate[position + 1]
-            if used + 2 > len(pool_score):
-                pool_score, pool_a = _grown(pool_score, used + 2), _grown(pool_a, used + 2)
-                pool_b, pool_shortage = _grown(pool_b, used + 2), _grown(pool_shortage, used + 2)
-                pool_coverage, pool_distance = _grown(pool_coverage, used + 2), _grown(pool_distance, used + 2)
+            if used + 1 > len(pool_score):
+                pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance = _pool_grown(
+                    pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance, used + 1)
             pool_score[used] = stream_score[position + 1]
             pool_a[used], pool_b[used], pool_shortage[used] = position + 1, end, shortage
             heap_score[0], heap_key[0] = stream_score[position + 1], key_rank[nxt]
@@ -700,9 +707,8 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
             continue
         # The exact score goes into the heap, to be taken when it comes first in turn.
         if used + 1 > len(pool_score):
-            pool_score, pool_a = _grown(pool_score, used + 1), _grown(pool_a, used + 1)
-            pool_b, pool_shortage = _grown(pool_b, used + 1), _grown(pool_shortage, used + 1)
-            pool_coverage, pool_distance = _grown(pool_coverage, used + 1), _grown(pool_distance, used + 1)
+            pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance = _pool_grown(
+                pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance, used + 1)
         if n_heap + 1 > len(heap_score):
             heap_score, heap_key = _grown(heap_score, n_heap + 1), _grown(heap_key, n_heap + 1)
             heap_rest, heap_entry = _grown(heap_rest, n_heap + 1), _grown(heap_entry, n_heap + 1)
