@@ -421,23 +421,29 @@ def crowded_runs(draw):
     return cands, shorts
 
 
-@given(crowded_runs(), bound_settings, st.sampled_from([1, 2, 4]))
+@given(crowded_runs(), bound_settings, st.sampled_from([1, 2, 4]),
+       st.none() | st.lists(st.sampled_from([-np.inf, 0.2, 0.5, 0.7]), min_size=8, max_size=8))
 @FAST
-def test_bounds_cut_short_keep_every_passing_pair_above_what_they_left_out(run, settings, keep):
+def test_bounds_cut_short_keep_every_passing_pair_above_what_they_left_out(run, settings, keep, floors):
     """pair_bounds with `keep`, cut after every block, with occupation runs: every passing pair that
     scores above what the shortage left out (`dropped`) is held, with a bound not below its score. The
     allocation's check (allocate._needs_more) rests on this; a run bound or a cut made too eager (a
-    pair left out above the level `dropped` reports) breaks it."""
+    pair left out above the level `dropped` reports) breaks it. With a `floor` (a refill's cut to
+    start from), no pair below it is held either."""
     from nlwerktdoor.matching import bounds, candidate_pairs
 
     cands, shorts = run
+    floor = None if floors is None else np.array(floors[:len(shorts)])
     buffer, bounds._KEEP_BUFFER_PAIRS = bounds._KEEP_BUFFER_PAIRS, 0
     try:
         with occupation_groups(True):
-            found = bounds.pair_bounds(cands, shorts, INDEX, settings, keep=np.full(len(shorts), keep, np.int64))
+            found = bounds.pair_bounds(cands, shorts, INDEX, settings, keep=np.full(len(shorts), keep, np.int64),
+                                       cut_at_once=floor is not None, floor=floor)
     finally:
         bounds._KEEP_BUFFER_PAIRS = buffer
     held = {(cands[c].key, shorts[s].id): b for c, s, b in zip(found.candidate, found.shortage, found.score)}
+    if floor is not None:
+        assert all(score >= floor[s] for s, score in zip(found.shortage, found.score))
     position = {s.id: n for n, s in enumerate(shorts)}
     for proposal in candidate_pairs(cands, shorts, INDEX, settings):
         if proposal.score > found.dropped[position[proposal.shortage_id]]:
@@ -464,9 +470,15 @@ def test_streams_cut_short_in_threads_give_the_same_proposals(monkeypatch):
     refilled = []
     needs_more = allocate._needs_more
     monkeypatch.setattr(allocate, "_needs_more", lambda *args: refilled.append(found := needs_more(*args)) or found)
+    # A full shortage's refill starts from a floor: the last score it took.
+    floors = []
+    pair_bounds = allocate.pair_bounds
+    monkeypatch.setattr(allocate, "pair_bounds",
+                        lambda *args, **kwargs: floors.append(kwargs.get("floor")) or pair_bounds(*args, **kwargs))
     assert len(expected) > 100
     assert match(cands, shorts, INDEX, settings, workers=2, stream_depth=1) == expected
     assert len(refilled[0]) > 0 and len(refilled[-1]) == 0  # some needed more, and in the end none did
+    assert any(floor is not None and np.isfinite(floor).any() for floor in floors)
     # Each round reads the exact scores of the rounds before (exact.ScoreMemo): from a table of two
     # slots, grown as it fills, the same proposals, and the later rounds score fewer pairs anew.
     from nlwerktdoor.matching import exact

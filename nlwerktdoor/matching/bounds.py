@@ -91,6 +91,7 @@ def pair_bounds(
     alongside: Callable[[], object] | None = None,
     keep: np.ndarray | None = None,
     cut_at_once: bool = False,
+    floor: np.ndarray | None = None,
 ) -> PairBounds:
     """Every pair that could pass the hard rules (with `changes`: only pairs with a changed side).
 
@@ -102,6 +103,8 @@ def pair_bounds(
     `workers` > 1: a big run's blocks are shared out over that many threads (_bound_work).
     `cut_at_once` (with `keep`): cut from the first block on (_Cutoffs), not only once a thread holds
     too many pairs: for a refill, whose shortages are known to have more pairs than they keep.
+    `floor` (with `keep`, per shortage position): a cut to start from, -inf for none: a pair whose
+    bound is below it is left out (and counted in `dropped`) as if `keep` better ones had been found.
 
     `alongside`: other work of the caller's, called once while those threads run, on the calling
     thread (Python work: the blocks do not hold the interpreter lock). Not called when the blocks
@@ -118,6 +121,8 @@ def pair_bounds(
     shortages = [shortages[n] for n in order.tolist()]
     if keep is not None:
         keep = keep[order]
+    if floor is not None:
+        floor = floor[order]
     skills = _SkillColumns(shortages, index, settings)
     side_c = _CandidateArrays(candidates, skills, index, settings, changes)
     side_s = _ShortageArrays(shortages, skills, index, settings, changes)
@@ -135,7 +140,7 @@ def pair_bounds(
         # Rows per block: bounded by pairs (rows x shortages) and by the credit matrices (rows x skills).
         step = max(1, min(_BLOCK_PAIRS // len(near), _BLOCK_CREDITS // max(skills.width, 1)))
         work += [(block[start:start + step], near) for start in range(0, len(block), step)]
-    parts = _bound_work(work, side_c, side_s, settings, workers, alongside, keep, cut_at_once)
+    parts = _bound_work(work, side_c, side_s, settings, workers, alongside, keep, cut_at_once, floor)
     if not parts:
         return empty
     found = PairBounds(
@@ -284,7 +289,7 @@ _PARALLEL_PAIRS = 5_000_000
 
 
 def _bound_work(work, side_c, side_s, settings, workers: int, alongside=None, keep=None,
-                cut_at_once=False) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+                cut_at_once=False, floor=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """The held pairs of every block, as (candidates, shortages, bounds, dropped) parts in any order
     (with `keep`: each thread's share already cut down to that many pairs per shortage now and then).
 
@@ -295,7 +300,7 @@ def _bound_work(work, side_c, side_s, settings, workers: int, alongside=None, ke
     workers = min(max(workers, 1), len(work))
     if workers == 1 or pairs < _PARALLEL_PAIRS:
         workers = 1
-    cutoffs = _Cutoffs(len(side_s.lat), workers, keep, len(side_c.lat), cut_at_once)
+    cutoffs = _Cutoffs(len(side_s.lat), workers, keep, len(side_c.lat), cut_at_once, floor)
     if workers == 1:
         return _bound_share(work, side_c, side_s, settings, keep, cutoffs, 0)
     # Every thread takes every workers-th block (neighbouring blocks cost alike).
@@ -317,11 +322,13 @@ class _Cutoffs:
     `keep`-th best of some of the pairs), so the kernel drops it as it finds it; at national size
     most pairs within reach never get past it. What it drops, it notes in the thread's row of
     `dropped`: per shortage, the highest bound (or a bound of that bound) of a pair dropped below a
-    cut. Without `keep`: no cut (-inf) and no heaps."""
+    cut. Without `keep`: no cut (-inf) and no heaps. `floor` (per shortage): the cut to start from."""
 
     def __init__(self, n_shortages: int, workers: int, keep: np.ndarray | None, n_candidates: int = 0,
-                 at_once: bool = False):
+                 at_once: bool = False, floor: np.ndarray | None = None):
         self.cut = np.full((workers, n_shortages), -np.inf)
+        if floor is not None and keep is not None:
+            self.cut[:] = floor
         self.dropped = np.full((workers, n_shortages), -np.inf)
         self.cutting = np.zeros(workers, bool)
         self.at_once = at_once and keep is not None
@@ -383,6 +390,8 @@ def _bound_share(work, side_c, side_s, settings, keep, cutoffs: _Cutoffs, own: i
     del heap
     if keep is not None:
         dropped = np.maximum(dropped, cutoffs.dropped[own])  # the pairs the blocks dropped below a cut
+        if not parts:  # every pair below a cut (a refill's floor): what was dropped still counts
+            parts = [(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))]
     return [(*part, dropped) for part in parts]
 
 
