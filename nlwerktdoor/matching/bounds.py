@@ -751,10 +751,61 @@ def _cut_arrays(cutoffs: _Cutoffs | None, own: int, heap: tuple | None, n_shorta
 
 
 @compiled
+def _live_runs(cols, seg_ptr, lat, radius, day, certs, sectors, any_sector, changed, s_lat, s_radius, s_day,
+               block_certs, block_sector, s_changed, grace_days):
+    """Per block column, the runs of rows (seg_ptr) of which some row could pass the kernel's first
+    tests for its shortage, as CSR over the columns (live_ptr, live): a run is tested as one candidate
+    with what its rows have together: the span of their latitudes, the widest radius, the soonest
+    day, every certificate and sector wish any of them has, and whether any changed. A run that fails
+    is one whose every row the kernel would turn away on latitude, availability, certificates, the
+    sector wish or a changed side: no column sums are made for it (_block_sums) and its rows are not
+    looked at. At national size a third of a block's box pairs fail on certificates or the wish.
+    `block_certs`, `block_sector`: the shortages' masks per block column (0: none asked)."""
+    n_cols, n_seg = len(cols), len(seg_ptr) - 1
+    lo, hi, far = np.empty(n_seg), np.empty(n_seg), np.empty(n_seg)
+    soonest = np.empty(n_seg, np.int64)
+    held, wished = np.zeros(n_seg, np.uint64), np.zeros(n_seg, np.uint64)
+    open_to_all, any_changed = np.zeros(n_seg, np.bool_), np.zeros(n_seg, np.bool_)
+    for g in range(n_seg):
+        start = seg_ptr[g]
+        lo[g], hi[g], far[g], soonest[g] = lat[start], lat[start], radius[start], day[start]
+        for a in range(start, seg_ptr[g + 1]):
+            lo[g], hi[g] = min(lo[g], lat[a]), max(hi[g], lat[a])
+            far[g], soonest[g] = max(far[g], radius[a]), min(soonest[g], day[a])
+            held[g] |= certs[a]
+            wished[g] |= sectors[a]
+            open_to_all[g] |= any_sector[a]
+            any_changed[g] |= changed[a]
+    live_ptr = np.zeros(n_cols + 1, np.int64)
+    live = np.empty(n_cols * n_seg, np.int64)
+    n = 0
+    for b in range(n_cols):
+        j = cols[b]
+        asked_certs, sector = block_certs[b], block_sector[b]
+        for g in range(n_seg):
+            # As the kernel's tests, with each row's value replaced by the one that passes most easily.
+            gap = max(lo[g] - s_lat[j], s_lat[j] - hi[g], 0.0) * _KM_PER_DEG_LAT
+            if gap > min(far[g], s_radius[j]) + _DISTANCE_SLACK_KM:
+                continue
+            if soonest[g] - s_day[j] > grace_days:
+                continue
+            if (asked_certs & ~held[g]) != 0:
+                continue
+            if not (open_to_all[g] or (wished[g] & sector) != 0):
+                continue
+            if not (any_changed[g] or s_changed[j]):
+                continue
+            live[n] = g
+            n += 1
+        live_ptr[b + 1] = n
+    return live_ptr, live[:n]
+
+
+@compiled
 def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column,
                 link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width,
-                seg_ptr, group_test, s_threshold, s_asks_nothing, s_entry, coverage_target, group_cut, cut,
-                dropped, w_coverage, w_nice, w_distance, w_reach, w_availability):
+                seg_ptr, live_ptr, live_in, group_test, s_threshold, s_asks_nothing, s_entry, coverage_target,
+                group_cut, cut, dropped, w_coverage, w_nice, w_distance, w_reach, w_availability):
     """For the block: (local column of each asked column, -1 where the block's shortages do not ask
     it; the best credit of each block candidate for each local column alone, local columns x block
     rows (the pairs read a few columns each, scattered either way: no transposed copy); per block
@@ -771,12 +822,17 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
     is first bounded as one candidate with the best credits of all its rows (each column's highest
     among them): no row's sum exceeds the run's. Where the run's sum fails the first bound, or
     (`group_cut`) the highest score it allows is below the shortage's cut (`cut`, per block column),
-    the run keeps sums of 0 for that shortage, which the kernel turns away as it should (the first
-    bound, the early cut, or at the latest the cut), and its pairs are noted in `dropped`. A run's
-    sum costs one row's; most runs fail most shortages."""
+    the run keeps sums of 0 for that shortage and is left out of the runs returned, and its pairs are
+    noted in `dropped` (as the kernel would: each row's bound is at most the run's). A run's sum
+    costs one row's; most runs fail most shortages.
+
+    Only the runs `live_ptr`/`live_in` give per block column (_live_runs) are looked at; those of them
+    that stay live are returned the same way (the last two values), for the kernel."""
     n_rows, n_cols = len(rows), len(cols)
     n_seg = len(seg_ptr) - 1
     live = np.empty(n_seg, np.int64)
+    kept_ptr = np.zeros(n_cols + 1, np.int64)
+    kept = np.empty(len(live_in), np.int64)
     local = np.full(width, -1, np.int64)
     n_used = 0
     for b in range(n_cols):
@@ -821,7 +877,8 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
         out = sums[b]
         j = cols[b]
         n_live = 0
-        for g in range(n_seg):
+        for k in range(live_ptr[b], live_ptr[b + 1]):
+            g = live_in[k]
             if group_test and not s_asks_nothing[j]:
                 # As the kernel's first bound and early cut, with one _SLACK more: the run's sum is made
                 # in float64, a row's in float32 in another order, a few float32 ulps apart.
@@ -843,6 +900,8 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                         continue
             live[n_live] = g
             n_live += 1
+        kept[kept_ptr[b]:kept_ptr[b] + n_live] = live[:n_live]
+        kept_ptr[b + 1] = kept_ptr[b] + n_live
         if n_live == 0:
             continue
         # Required skills (competences, knowledge) into `sums`; where the shortage has a cut, its
@@ -866,7 +925,7 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                     for a in range(seg_ptr[live[k]], seg_ptr[live[k] + 1]):
                         out[a] += v1 * x1[a]
                 p += 1
-    return local, best, sums, nice_sums, with_nice
+    return local, best, sums, nice_sums, with_nice, kept_ptr, kept
 
 
 @compiled
@@ -978,9 +1037,25 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
     early_cut = first_filter and min(w_coverage, w_nice, w_distance, w_reach, w_availability) >= 0
     run_test = group_test and first_filter
     run_cut = early_cut and level_score_factor <= 1.0
-    local, best, sums, nice_sums, with_nice = _block_sums(
+    # The block's candidates side by side (the inner loop reads them in order, not all over memory).
+    lat, radius, day = c_lat[rows], c_radius[rows], c_day[rows]
+    certs = c_certs[rows] if use_certs else np.zeros(n_rows, np.uint64)
+    sectors = c_sectors[rows] if use_sectors else np.zeros(n_rows, np.uint64)
+    any_sector = c_no_wish[rows] if use_sectors else np.ones(n_rows, np.bool_)
+    changed = c_changed[rows]
+    lon = c_lon[rows]
+    no_certs = np.zeros(n_cols, np.uint64)
+    block_certs = no_certs
+    block_sector = no_certs
+    if use_certs:
+        block_certs = s_certs[cols]
+    if use_sectors:
+        block_sector = s_sector[cols]
+    live_ptr, live_in = _live_runs(cols, seg_ptr, lat, radius, day, certs, sectors, any_sector, changed, s_lat,
+                                   s_radius, s_day, block_certs, block_sector, s_changed, grace_days)
+    local, best, sums, nice_sums, with_nice, live_ptr, live_in = _block_sums(
         rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
-        link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr, run_test,
+        link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr, live_ptr, live_in, run_test,
         s_threshold, s_asks_nothing, s_entry, coverage_target, run_cut, cut,
         dropped, w_coverage, w_nice, w_distance, w_reach, w_availability)
     out_row = np.empty(n_rows * n_cols, np.int64)
@@ -990,13 +1065,6 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
     decay_powers = decay ** np.arange(max(max_uses, 1)).astype(np.float64)
     found = 0
     grace = max(grace_days, 1)
-    # The block's candidates side by side (the inner loop reads them in order, not all over memory).
-    lat, radius, day = c_lat[rows], c_radius[rows], c_day[rows]
-    certs = c_certs[rows] if use_certs else np.zeros(n_rows, np.uint64)
-    sectors = c_sectors[rows] if use_sectors else np.zeros(n_rows, np.uint64)
-    any_sector = c_no_wish[rows] if use_sectors else np.ones(n_rows, np.bool_)
-    changed = c_changed[rows]
-    lon = c_lon[rows]
     # For the haversine: each row's cosine of its latitude once (the same float as per pair).
     row_cos = np.empty(n_rows, np.float64)
     for a in range(n_rows):
@@ -1009,6 +1077,8 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
         reach_power[n] = level_score_factor ** n
         related_power[n] = level_step_credit ** n
     for b in range(n_cols):
+        if live_ptr[b] == live_ptr[b + 1]:
+            continue  # no run of rows could pass (_live_runs, _block_sums)
         j = cols[b]
         s_lat_j, s_radius_j, s_day_j, s_changed_j = s_lat[j], s_radius[j], s_day[j], s_changed[j]
         s_lon_j, s_cos_j = s_lon[j], math.cos(math.radians(s_lat[j]))
@@ -1023,101 +1093,103 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
         # Skills: every required skill at its best credit alone, the first bound.
         needed = coverage_target * (threshold - _SLACK) if first_filter and not asks_nothing else -np.inf
         row_sums = sums[b]
-        for a in range(n_rows):
-            # Cheapest first: the north-south distance (a great circle is never shorter than its
-            # difference in latitude), a lower bound of the east-west one, availability, certificates,
-            # sector wish, a changed side, the first skills bound.
-            limit = min(radius[a], s_radius_j)
-            if abs(lat[a] - s_lat_j) * _KM_PER_DEG_LAT > limit + _DISTANCE_SLACK_KM:
-                continue
-            dlon = abs(math.radians(lon[a] - s_lon_j))
-            east_west_km = east_west * dlon * (1.0 - dlon * dlon / 24.0) if dlon < 1.0 else 0.0
-            if east_west_km > limit + _DISTANCE_SLACK_KM:
-                continue
-            days_late = day[a] - s_day_j
-            if days_late > grace_days:
-                continue
-            if (s_certs_j & ~certs[a]) != 0:
-                continue
-            if not (any_sector[a] or (sectors[a] & s_sector_j) != 0):
-                continue
-            if not (changed[a] or s_changed_j):
-                continue
-            if np.float64(row_sums[a]) + 2 * _SLACK < needed:
-                continue
-            i = rows[a]
-            if early_cut and cut[b] > -np.inf:
-                # The highest score this pair could have (every required and nice-to-have skill at its
-                # best credit alone, the least distance its latitudes and longitudes allow): below the
-                # shortage's cut, it is dropped anyway, before its distance and its sums by id and
-                # related are worked out.
-                up = s_level[j] - c_level[i] if c_level[i] > 0 and s_level[j] > 0 else 0
-                over = max(0, up - free_level_steps)
-                reach = reach_power[over] if over < 8 else level_score_factor ** over
-                share = 1.0 if asks_nothing else min(1.0, np.float64(sums[b, a]) + 2 * _SLACK)
-                # Nice-to-have skills: each at its best credit alone (where the sums were made; else all held).
-                nice = min(1.0, np.float64(nice_sums[b, a]) + 2 * _SLACK) if with_nice[b] else 1.0
-                # Nearness: the distance is at least the north-south and the east-west bounds, a hair less.
-                least_km = max(abs(lat[a] - s_lat_j) * _KM_PER_DEG_LAT, east_west_km) * (1 - 1e-9)
-                nearness = max(0.0, 1.0 - least_km / limit) if limit > 0 else 1.0
-                readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
-                best_score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
-                              + w_reach * reach * s_entry[j] + w_availability * readiness)
-                highest = min(1.0, max(0.0, best_score)) + _SLACK
-                if highest < cut[b]:
-                    dropped[j] = max(dropped[j], highest)
+        for k in range(live_ptr[b], live_ptr[b + 1]):
+            for a in range(seg_ptr[live_in[k]], seg_ptr[live_in[k] + 1]):
+                # Cheapest first: the north-south distance (a great circle is never shorter than its
+                # difference in latitude), a lower bound of the east-west one, availability, certificates,
+                # sector wish, a changed side, the first skills bound.
+                limit = min(radius[a], s_radius_j)
+                if abs(lat[a] - s_lat_j) * _KM_PER_DEG_LAT > limit + _DISTANCE_SLACK_KM:
                     continue
-            # The distance itself (haversine, as rules.distance_km).
-            c_phi, s_phi = math.radians(c_lat[i]), math.radians(s_lat_j)
-            h = (math.sin((s_phi - c_phi) / 2) ** 2
-                 + row_cos[a] * s_cos_j * math.sin(math.radians(s_lon_j - c_lon[i]) / 2) ** 2)
-            distance = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
-            if distance > limit + _DISTANCE_SLACK_KM:
-                continue
-            # Then by id and by related skills apart, competences and knowledge apart.
-            competence_id, competence_related = _split_sums(a, j, w_ptr, w_idx, w_val, local, best)
-            knowledge_id, knowledge_related = _split_sums(a, n_shortages + j, w_ptr, w_idx, w_val, local, best)
-            steps_up = s_level[j] - c_level[i] if c_level[i] > 0 and s_level[j] > 0 else 0
-            related_factor = (related_power[steps_up] if steps_up < 8 else level_step_credit ** steps_up) \
-                if steps_up > 0 else 1.0
-            part = s_part[j]
-            share = _share_of(competence_id + related_factor * competence_related,
-                              knowledge_id + related_factor * knowledge_related, part, asks_nothing, coverage_target)
-            if stages >= 1:
-                if min(1.0, share / coverage_target) < threshold - _SLACK:
+                dlon = abs(math.radians(lon[a] - s_lon_j))
+                east_west_km = east_west * dlon * (1.0 - dlon * dlon / 24.0) if dlon < 1.0 else 0.0
+                if east_west_km > limit + _DISTANCE_SLACK_KM:
                     continue
-                if stages == 2:
-                    # The reuse limit, where it binds: the related credits less what it takes off.
-                    competence_capped = related_factor * competence_related - _reuse_cut(
-                        a, j, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, best,
-                        related_factor, places, max_uses, decay_powers, scratch)
-                    knowledge_capped = related_factor * knowledge_related - _reuse_cut(
-                        a, n_shortages + j, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, best,
-                        related_factor, places, max_uses, decay_powers, scratch)
-                    share = _share_of(competence_id + competence_capped, knowledge_id + knowledge_capped, part,
-                                      asks_nothing, coverage_target)
+                days_late = day[a] - s_day_j
+                if days_late > grace_days:
+                    continue
+                if (s_certs_j & ~certs[a]) != 0:
+                    continue
+                if not (any_sector[a] or (sectors[a] & s_sector_j) != 0):
+                    continue
+                if not (changed[a] or s_changed_j):
+                    continue
+                if np.float64(row_sums[a]) + 2 * _SLACK < needed:
+                    continue
+                i = rows[a]
+                if early_cut and cut[b] > -np.inf:
+                    # The highest score this pair could have (every required and nice-to-have skill at its
+                    # best credit alone, the least distance its latitudes and longitudes allow): below the
+                    # shortage's cut, it is dropped anyway, before its distance and its sums by id and
+                    # related are worked out.
+                    up = s_level[j] - c_level[i] if c_level[i] > 0 and s_level[j] > 0 else 0
+                    over = max(0, up - free_level_steps)
+                    reach = reach_power[over] if over < 8 else level_score_factor ** over
+                    share = 1.0 if asks_nothing else min(1.0, np.float64(sums[b, a]) + 2 * _SLACK)
+                    # Nice-to-have skills: each at its best credit alone (where the sums were made; else all held).
+                    nice = min(1.0, np.float64(nice_sums[b, a]) + 2 * _SLACK) if with_nice[b] else 1.0
+                    # Nearness: the distance is at least the north-south and the east-west bounds, a hair less.
+                    least_km = max(abs(lat[a] - s_lat_j) * _KM_PER_DEG_LAT, east_west_km) * (1 - 1e-9)
+                    nearness = max(0.0, 1.0 - least_km / limit) if limit > 0 else 1.0
+                    readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
+                    best_score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
+                                  + w_reach * reach * s_entry[j] + w_availability * readiness)
+                    highest = min(1.0, max(0.0, best_score)) + _SLACK
+                    if highest < cut[b]:
+                        dropped[j] = max(dropped[j], highest)
+                        continue
+                # The distance itself (haversine, as rules.distance_km).
+                c_phi, s_phi = math.radians(c_lat[i]), math.radians(s_lat_j)
+                h = (math.sin((s_phi - c_phi) / 2) ** 2
+                     + row_cos[a] * s_cos_j * math.sin(math.radians(s_lon_j - c_lon[i]) / 2) ** 2)
+                distance = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
+                if distance > limit + _DISTANCE_SLACK_KM:
+                    continue
+                # Then by id and by related skills apart, competences and knowledge apart.
+                competence_id, competence_related = _split_sums(a, j, w_ptr, w_idx, w_val, local, best)
+                knowledge_id, knowledge_related = _split_sums(a, n_shortages + j, w_ptr, w_idx, w_val, local, best)
+                steps_up = s_level[j] - c_level[i] if c_level[i] > 0 and s_level[j] > 0 else 0
+                related_factor = (related_power[steps_up] if steps_up < 8 else level_step_credit ** steps_up) \
+                    if steps_up > 0 else 1.0
+                part = s_part[j]
+                share = _share_of(competence_id + related_factor * competence_related,
+                                  knowledge_id + related_factor * knowledge_related, part, asks_nothing,
+                                  coverage_target)
+                if stages >= 1:
                     if min(1.0, share / coverage_target) < threshold - _SLACK:
                         continue
-            nice_id, nice_related = _split_sums(a, 2 * n_shortages + j, w_ptr, w_idx, w_val, local, best)
-            nice = min(nice_id + related_factor * nice_related + _SLACK, 1.0)
-            over = max(0, steps_up - free_level_steps)
-            reach = reach_power[over] if over < 8 else level_score_factor ** over
-            nearness = 1.0 - distance / limit if limit > 0 else 1.0
-            readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
-            score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
-                     + w_reach * reach * s_entry[j] + w_availability * readiness)
-            bound = min(1.0, max(0.0, score)) + _SLACK
-            if bound < cut[b]:
-                dropped[j] = max(dropped[j], bound)
-                continue  # below the best `keep` of this shortage found so far (_Cutoffs)
-            out_row[found], out_col[found] = a, b
-            out_score[found] = bound
-            found += 1
-            if cutting and heap_capacity[j] > 0:
-                least = _heap_push(heap_value, heap_start[j], heap_size, j, heap_capacity[j], bound)
-                if least > cut[b]:
-                    cut[b] = least
-                    cuts[own, j] = max(cuts[own, j], least)
+                    if stages == 2:
+                        # The reuse limit, where it binds: the related credits less what it takes off.
+                        competence_capped = related_factor * competence_related - _reuse_cut(
+                            a, j, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, best,
+                            related_factor, places, max_uses, decay_powers, scratch)
+                        knowledge_capped = related_factor * knowledge_related - _reuse_cut(
+                            a, n_shortages + j, run_ptr, run_family, run_count, run_start, w_idx, w_val, local, best,
+                            related_factor, places, max_uses, decay_powers, scratch)
+                        share = _share_of(competence_id + competence_capped, knowledge_id + knowledge_capped, part,
+                                          asks_nothing, coverage_target)
+                        if min(1.0, share / coverage_target) < threshold - _SLACK:
+                            continue
+                nice_id, nice_related = _split_sums(a, 2 * n_shortages + j, w_ptr, w_idx, w_val, local, best)
+                nice = min(nice_id + related_factor * nice_related + _SLACK, 1.0)
+                over = max(0, steps_up - free_level_steps)
+                reach = reach_power[over] if over < 8 else level_score_factor ** over
+                nearness = 1.0 - distance / limit if limit > 0 else 1.0
+                readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
+                score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
+                         + w_reach * reach * s_entry[j] + w_availability * readiness)
+                bound = min(1.0, max(0.0, score)) + _SLACK
+                if bound < cut[b]:
+                    dropped[j] = max(dropped[j], bound)
+                    continue  # below the best `keep` of this shortage found so far (_Cutoffs)
+                out_row[found], out_col[found] = a, b
+                out_score[found] = bound
+                found += 1
+                if cutting and heap_capacity[j] > 0:
+                    least = _heap_push(heap_value, heap_start[j], heap_size, j, heap_capacity[j], bound)
+                    if least > cut[b]:
+                        cut[b] = least
+                        cuts[own, j] = max(cuts[own, j], least)
     return out_row[:found].copy(), out_col[:found].copy(), out_score[:found].copy()
 
 
