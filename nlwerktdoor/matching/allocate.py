@@ -10,7 +10,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from .bounds import pair_bounds, within_reach
+from .bounds import CandidateTable, pair_bounds, within_reach
 from .exact import ExactTables, ScoreMemo, StreamAllocation, Taken
 from .rules import distance_km, passes_logistics, _score
 from .skills import SkillIndex
@@ -169,14 +169,16 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
         keep = np.array([max(stream_depth, 1) * shortage_left[s.id] for s in shortages], np.int64)
     # The exact scoring's tables are Python work: built while the bounds' compiled blocks run in threads.
     built: list[ExactTables] = []
-    bounds = pair_bounds(candidates, shortages, index, settings, changes, workers,
+    table = CandidateTable(candidates)  # read once: the refills take their rows from it
+    bounds = pair_bounds(table, shortages, index, settings, changes, workers,
                          alongside=lambda: built.append(ExactTables.build(candidates, shortages, index, settings)),
                          keep=keep)
     if not len(bounds):
         return []
     if bounds.dropped is not None and (bounds.dropped > -np.inf).any():
         return _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds, keep,
-                           candidate_left, shortage_left, capacity, built[0] if built else None)
+                           candidate_left, shortage_left, capacity, built[0] if built else None, table)
+    del table
     if not built:
         # The blocks ran on this thread: the tables are built afterwards, for the candidates the bounds
         # held only. A shortage posted in a city reads 150,000 candidates and holds a few thousand
@@ -220,7 +222,7 @@ _MEMO_SLOTS = 1 << 20
 
 
 def _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds, keep, candidate_left,
-                shortage_left, capacity, tables):
+                shortage_left, capacity, tables, table: CandidateTable):
     """The allocation over streams cut short (pair_bounds' `keep`), made exact: a shortage whose
     pairs were cut and that could have needed one of them (_needs_more) gets its pairs again from a
     run over its box, cut _DEEPER times deeper (where there are still too many to hold), and the
@@ -237,7 +239,8 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
     a shortage keeps every pair above its floor, it needs more only when its last score falls below
     the one before, which can happen only so often.
 
-    What does not change between rounds is made once: the allocation's arrays (StreamAllocation),
+    What does not change between rounds is made once: the candidates' table (CandidateTable: a refill
+    takes the rows of those near its shortages), the allocation's arrays (StreamAllocation),
     the sorted streams (the refilled shortages' streams are put in place of theirs: _spliced), the
     exact scores (ScoreMemo); and only the last round's proposals are worded."""
     key_rank = _key_rank(candidates)
@@ -248,8 +251,6 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
     streams = _streams(bounds, key_rank, len(shortages))
     del bounds
     memo = ScoreMemo(_MEMO_SLOTS)  # each round scores mostly the pairs the round before scored
-    lat = np.fromiter((c.lat for c in candidates), np.float64, len(candidates))
-    lon = np.fromiter((c.lon for c in candidates), np.float64, len(candidates))
     while True:
         taken = allocation.run(_heads(*streams), memo)
         last = _last_taken(taken, len(dropped))
@@ -264,10 +265,11 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
         # Only the candidates within those shortages' reach: at national size a few of the shortages
         # need more, and reading every candidate's skills again for them took minutes and gigabytes.
         again = [shortages[n] for n in short.tolist()]
-        near = np.flatnonzero(within_reach(lat, lon, again))
+        near = np.flatnonzero(within_reach(table.lat, table.lon, again))
         log.info("streams cut short: %d shortages get their pairs again, %d times deeper, from %d of %d candidates",
                  len(again), _DEEPER, len(near), len(candidates))
-        more = pair_bounds([candidates[n] for n in near.tolist()], again, index, settings, changes, workers,
+        rows = table if len(near) == len(table) else table.subset(near)  # near: positions in order
+        more = pair_bounds(rows, again, index, settings, changes, workers,
                            keep=keep[short], cut_at_once=True, floor=floor)
         dropped[short] = more.dropped
         more.candidate = near[more.candidate].astype(np.int32)
