@@ -950,10 +950,11 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                     nice = 0.0
                     for p in range(w_ptr[2 * n_shortages + j], w_ptr[2 * n_shortages + j + 1]):
                         nice += np.float64(w_val[p]) * run_best[local[w_idx[p]], g]
-                    highest = (w_coverage * min(1.0, required + 3 * _SLACK) + w_nice * min(1.0, nice + 3 * _SLACK)
-                               + w_distance + w_reach * s_entry[j] + w_availability)
-                    if min(1.0, highest) + _SLACK < cut[b]:
-                        dropped[j] = max(dropped[j], min(1.0, highest) + _SLACK)  # the run's pairs are dropped
+                    # Distance, reach and availability at their best (the weights are not negative here).
+                    highest = _score_bound(min(1.0, required + 3 * _SLACK), min(1.0, nice + 3 * _SLACK), 1.0, 1.0, 1.0,
+                                           s_entry[j], w_coverage, w_nice, w_distance, w_reach, w_availability)
+                    if highest < cut[b]:
+                        dropped[j] = max(dropped[j], highest)  # the run's pairs are dropped
                         continue
             live[n_live] = g
             n_live += 1
@@ -983,6 +984,16 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                         out[a] += v1 * x1[a]
                 p += 1
     return local, best, sums, nice_sums, with_nice, kept_ptr, kept
+
+
+@compiled
+def _score_bound(share, nice, reach, nearness, readiness, entry, w_coverage, w_nice, w_distance, w_reach,
+                 w_availability):
+    """The score (rules._score's sum) from bounds of its parts, clipped to [0, 1], plus _SLACK: the one
+    formula of the kernel's early cut, its final bound and _block_sums' run cut."""
+    score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
+             + w_reach * reach * entry + w_availability * readiness)
+    return min(1.0, max(0.0, score)) + _SLACK
 
 
 @compiled
@@ -1190,9 +1201,8 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
                     least_km = max(abs(lat[a] - s_lat_j) * _KM_PER_DEG_LAT, east_west_km) * (1 - 1e-9)
                     nearness = max(0.0, 1.0 - least_km / limit) if limit > 0 else 1.0
                     readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
-                    best_score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
-                                  + w_reach * reach * s_entry[j] + w_availability * readiness)
-                    highest = min(1.0, max(0.0, best_score)) + _SLACK
+                    highest = _score_bound(share, nice, reach, nearness, readiness, s_entry[j], w_coverage, w_nice,
+                                           w_distance, w_reach, w_availability)
                     if highest < cut[b]:
                         dropped[j] = max(dropped[j], highest)
                         continue
@@ -1234,9 +1244,8 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
                 reach = reach_power[over] if over < 8 else level_score_factor ** over
                 nearness = 1.0 - distance / limit if limit > 0 else 1.0
                 readiness = min(1.0, max(0.0, (grace - days_late) / (2 * grace)))
-                score = (w_coverage * share * reach + w_nice * nice * reach + w_distance * nearness
-                         + w_reach * reach * s_entry[j] + w_availability * readiness)
-                bound = min(1.0, max(0.0, score)) + _SLACK
+                bound = _score_bound(share, nice, reach, nearness, readiness, s_entry[j], w_coverage, w_nice,
+                                     w_distance, w_reach, w_availability)
                 if bound < cut[b]:
                     dropped[j] = max(dropped[j], bound)
                     continue  # below the best `keep` of this shortage found so far (_Cutoffs)
