@@ -557,7 +557,7 @@ class _CandidateArrays:
         distinct = table.skill_names
         owner_counts = np.diff(table.skill_start)
         owner = np.repeat(np.arange(n), owner_counts)
-        held_skill = table.held_skill.astype(np.int64)
+        held_skill = table.held_skill
         column_of = np.array([skills.column.get(skill, -1) for skill in distinct] or [-1], np.int64)[held_skill]
         by_id = column_of >= 0
         self.exact_owner, self.exact_cols = owner[by_id], column_of[by_id]
