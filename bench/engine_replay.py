@@ -6,10 +6,15 @@ real-sized inputs in seconds instead of minutes.
     python bench/match_scale.py --candidates 100000 --shortages 20000 --database … --dump /tmp/run.pkl
     python bench/engine_replay.py /tmp/run.pkl --times 5 [--workers 2]
 
-Prints each call's time and CPU time, and whether it proposed exactly what the run did."""
+    python bench/match_scale.py --candidates 2400000 --shortages 300000 --database … --dump /tmp/in.pkl --dump-only
+    python bench/engine_replay.py /tmp/in.pkl --times 1
+
+Prints each call's time and CPU time, and whether it proposed exactly what the run did (with
+--dump-only there is no run to compare with: a digest of the proposals, the same for the same ones)."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import pickle
 import resource
 import sys
@@ -41,12 +46,17 @@ def main(argv=None) -> None:
     if args.stream_depth is not None:
         kwargs["stream_depth"] = args.stream_depth or None
     print(f"{len(captured['candidates'])} candidates, {len(captured['shortages'])} shortages, "
-          f"{len(captured['proposals'])} proposals in the run; workers {kwargs.get('workers', 1)}")
+          f"{'no run (--dump-only)' if captured['proposals'] is None else len(captured['proposals'])} proposals "
+          f"in the run; workers {kwargs.get('workers', 1)}")
     for n in range(args.times):
         started, cpu = time.perf_counter(), time.process_time()
         proposals = match(captured["candidates"], captured["shortages"], index, captured["settings"], **kwargs)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        same = "same proposals" if proposals == captured["proposals"] else "PROPOSALS DIFFER"
+        if captured["proposals"] is None:  # match_scale.py --dump-only: a digest to compare runs by
+            same = "digest " + hashlib.md5(repr([(p.candidate_key, p.shortage_id, p.score) for p in proposals])
+                                            .encode()).hexdigest()[:12]
+        else:
+            same = "same proposals" if proposals == captured["proposals"] else "PROPOSALS DIFFER"
         print(f"call {n + 1}: {seconds:6.2f} s (CPU {cpu:6.2f} s), {len(proposals)} proposals, {same}", flush=True)
         del proposals
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
