@@ -974,16 +974,34 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                 x3, x4 = best[local[w_idx[p + 2]]], best[local[w_idx[p + 3]]]
                 v1, v2, v3, v4 = w_val[p], w_val[p + 1], w_val[p + 2], w_val[p + 3]
                 for k in range(n_live):
-                    for a in range(seg_ptr[live[k]], seg_ptr[live[k] + 1]):
-                        out[a] += (v1 * x1[a] + v2 * x2[a]) + (v3 * x3[a] + v4 * x4[a])
+                    _add_four(out, x1, x2, x3, x4, v1, v2, v3, v4, seg_ptr[live[k]], seg_ptr[live[k] + 1])
                 p += 4
             while p < end:
                 x1, v1 = best[local[w_idx[p]]], w_val[p]
                 for k in range(n_live):
-                    for a in range(seg_ptr[live[k]], seg_ptr[live[k] + 1]):
-                        out[a] += v1 * x1[a]
+                    _add_one(out, x1, v1, seg_ptr[live[k]], seg_ptr[live[k] + 1])
                 p += 1
     return local, best, sums, nice_sums, with_nice, kept_ptr, kept
+
+
+@compiled
+def _add_four(out, x1, x2, x3, x4, v1, v2, v3, v4, start, stop):
+    """out[start:stop] += v1 x1 + v2 x2 + v3 x3 + v4 x4 over those rows (in this order of operations).
+
+    A function of its own, over slices read from 0, so that LLVM vectorises the loop (AVX-512 here):
+    written inline in _block_sums, over `range(start, stop)`, it stayed scalar. The same floats either
+    way; the Amsterdam sample's blocks took 8% less time."""
+    o, y1, y2, y3, y4 = out[start:stop], x1[start:stop], x2[start:stop], x3[start:stop], x4[start:stop]
+    for a in range(stop - start):
+        o[a] += (v1 * y1[a] + v2 * y2[a]) + (v3 * y3[a] + v4 * y4[a])
+
+
+@compiled
+def _add_one(out, x1, v1, start, stop):
+    """out[start:stop] += v1 x1 over those rows (vectorised, as _add_four)."""
+    o, y1 = out[start:stop], x1[start:stop]
+    for a in range(stop - start):
+        o[a] += v1 * y1[a]
 
 
 @compiled
