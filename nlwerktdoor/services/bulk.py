@@ -3,7 +3,8 @@ the generator loads millions of rows into a bench database)."""
 from __future__ import annotations
 
 import json
-from typing import TypeVar
+from itertools import islice
+from typing import Iterable, Iterator, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import make_transient_to_detached
@@ -11,6 +12,15 @@ from sqlalchemy.orm import make_transient_to_detached
 from ..extensions import db
 
 M = TypeVar("M")
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter): rows written a batch at a time, or ids
+    asked a slice per IN (...) query, below every database's limit on parameters."""
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 def insert_rows(model: type[M], rows: list[dict], encoded: dict[str, list[str]] | None = None) -> list[M]:

@@ -25,7 +25,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from itertools import accumulate, islice
+from itertools import accumulate
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from .. import reference
 from . import imports
-from .bulk import copy_rows
+from .bulk import chunks, copy_rows
 from .demo import FIRST_NAMES, LAST_NAMES, OCCUPATIONS, OTHER_LANGUAGES, SHORTAGE_CERTIFICATES, WORKER_CERTIFICATES
 
 # Candidates come from the shrinking sectors in roughly the proportions of 2020 (as the demo).
@@ -381,12 +381,6 @@ class LoadReport:
 _CHUNK = 20_000
 
 
-def _chunks(rows: Iterable, size: int = _CHUNK) -> Iterator[list]:
-    rows = iter(rows)
-    while chunk := list(islice(rows, size)):
-        yield chunk
-
-
 class _Writer:
     """Bulk rows into one table: COPY on PostgreSQL, executemany (SQLAlchemy core) elsewhere."""
 
@@ -433,11 +427,11 @@ def load_database(data: GeneratedData, progress: Callable[[str, int], None] | No
     for side in ("shrinking", "growing"):
         organisations = data.organisations(side)
         kvks = [o["kvk"] for o in organisations]
-        for chunk in _chunks(kvks, 500):
+        for chunk in chunks(kvks, 500):
             org_ids.update(db.session.execute(
                 sa.select(Organisation.kvk_number, Organisation.id).where(Organisation.kvk_number.in_(chunk))).all())
         missing = [o for o in organisations if o["kvk"] not in org_ids]
-        for chunk in _chunks(missing, 1000):
+        for chunk in chunks(missing, 1000):
             result = db.session.execute(
                 sa.insert(Organisation).returning(Organisation.kvk_number, Organisation.id, sort_by_parameter_order=True),
                 [dict(name=o["name"], kvk_number=o["kvk"], sector_code=o["sector"], side=side, created_at=now,
@@ -447,7 +441,7 @@ def load_database(data: GeneratedData, progress: Callable[[str, int], None] | No
 
     # Workers: accounts with explicit ids, so each profile can point at its account without a round trip.
     next_user_id = (db.session.scalar(sa.select(sa.func.max(User.id))) or 0) + 1
-    for chunk in _chunks(data.workers()):
+    for chunk in chunks(data.workers(), _CHUNK):
         users, profiles = [], []
         for row in chunk:
             users.append(dict(id=next_user_id, email=row["email"], name=row["name"], role="worker", locale="nl",
@@ -467,7 +461,7 @@ def load_database(data: GeneratedData, progress: Callable[[str, int], None] | No
     if writer.postgres and report.workers:
         db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))"))
 
-    for chunk in _chunks(data.listings()):
+    for chunk in chunks(data.listings(), _CHUNK):
         writer.write(StaffListing.__table__, [dict(
             organisation_id=org_ids[row["kvk"]], external_ref=row["external_ref"], sector_code=row["sector"],
             occupation_id=row["occupation"], skills=row["skills"], count=row["count"], pc4=row["pc4"],
@@ -479,7 +473,7 @@ def load_database(data: GeneratedData, progress: Callable[[str, int], None] | No
         report.listings += len(chunk)
         progress("listings", report.listings)
 
-    for chunk in _chunks(data.shortage_rows()):
+    for chunk in chunks(data.shortage_rows(), _CHUNK):
         writer.write(Shortage.__table__, [dict(
             organisation_id=org_ids[row["kvk"]], external_ref=row["external_ref"], source="own",
             sector_code=row["sector"], title=row["title"], description="", occupation_id=row["occupation"],

@@ -25,6 +25,7 @@ from .. import reference
 from ..extensions import db
 from ..models import Organisation, Shortage, StaffListing, User, WorkerProfile
 from . import sectors as sector_service
+from .bulk import chunks
 
 KINDS = ("shortages", "listings", "workers")
 
@@ -587,7 +588,7 @@ class _Importer:
 
         new_users = [values for values in parsed if values["_profile"] is None and values["_user"] is None]
         user_ids: dict[str, int] = {}
-        for chunk in _chunks(new_users, 1000):
+        for chunk in chunks(new_users, 1000):
             result = db.session.execute(
                 sa.insert(User).returning(User.id, User.email, sort_by_parameter_order=True),
                 [{"email": v["email"], "name": v["name"], "role": "worker", "password_hash": None, "locale": "nl",
@@ -625,11 +626,11 @@ class _Importer:
     def _bulk_write(self, model, inserts: list[dict], updates: list[dict]) -> None:
         total = len(inserts) + len(updates)
         done = 0
-        for chunk in _chunks(inserts, 1000):
+        for chunk in chunks(inserts, 1000):
             db.session.execute(sa.insert(model), chunk)
             done += len(chunk)
             self.progress(done, total)
-        for chunk in _chunks(updates, 1000):
+        for chunk in chunks(updates, 1000):
             db.session.execute(sa.update(model), chunk)
             done += len(chunk)
             self.progress(done, total)
@@ -871,15 +872,10 @@ class _Cells:
 # ---------------------------------------------------------------- helpers
 
 
-def _chunks(items: list, size: int) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _in_chunks(keys: Iterable, query: Callable[[list], Iterable]) -> list:
     """Run `query` for each slice of `keys` (one IN list per slice) and gather the results."""
     keys = sorted(keys)
     results: list = []
-    for chunk in _chunks(keys, _CHUNK):
+    for chunk in chunks(keys, _CHUNK):
         results.extend(query(chunk))
     return results

@@ -18,6 +18,7 @@ from .. import reference
 from ..extensions import db
 from ..models import Match, MatchRun, Shortage, StaffListing, User, WorkerProfile
 from . import outbox
+from .bulk import chunks
 
 _DIGEST_ITEMS_PER_BATCH = 2000  # matches in the digests built and queued together (a few MB of JSON)
 
@@ -82,14 +83,9 @@ def _load_sides(matches: list[Match]) -> list:
          (worker_columns, selectinload(WorkerProfile.user))),
         (StaffListing, {m.listing_id for m in matches if m.listing_id is not None}, (listing_columns,)),
     ):
-        for chunk in _chunks(sorted(ids), 1000):
+        for chunk in chunks(sorted(ids), 1000):
             loaded.extend(db.session.scalars(sa.select(model).where(model.id.in_(chunk)).options(*options)))
     return loaded
-
-
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def digest_item(side: str, match: Match, locale: str) -> dict:
@@ -169,7 +165,7 @@ def users_by_email(emails) -> dict[str, User]:
     found = {}
     # A thousand addresses a query: a national run's digests go to hundreds of thousands of people,
     # more than one statement may carry (65,535 parameters on PostgreSQL).
-    for chunk in _chunks(emails, 1000):
+    for chunk in chunks(emails, 1000):
         for user in db.session.scalars(sa.select(User).where(sa.func.lower(User.email).in_(chunk))):
             found[normalise_email(user.email)] = user
     return found
