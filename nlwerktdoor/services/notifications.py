@@ -161,14 +161,23 @@ def normalise_email(email: str | None) -> str:
 
 
 def users_by_email(emails) -> dict[str, User]:
-    emails = sorted(e for e in emails if e)
+    """The accounts of these addresses, by normalised address (those with none left out)."""
+    emails = sorted({normalise_email(e) for e in emails if e})
     found = {}
     # A thousand addresses a query: a national run's digests go to hundreds of thousands of people,
     # more than one statement may carry (65,535 parameters on PostgreSQL).
     for chunk in chunks(emails, 1000):
-        for user in db.session.scalars(sa.select(User).where(sa.func.lower(User.email).in_(chunk))):
-            found[normalise_email(user.email)] = user
+        for user in db.session.scalars(users_with_emails(chunk)):
+            found[user.email] = user
     return found
+
+
+def users_with_emails(normalised: list[str]):
+    """The accounts of these normalised addresses: a lookup in the unique index of User.email, as the
+    addresses are stored normalised (accounts.normalise_email; login looks them up so too). Asked as
+    lower(email), PostgreSQL read the whole table for each thousand addresses: 272 times for the
+    272,000 recipients of a national run's digests, with 1.9 million accounts."""
+    return sa.select(User).where(User.email.in_(normalised))
 
 
 def recipient_locale(user: User | None) -> str:
