@@ -691,6 +691,43 @@ def test_instant_candidates_keep_the_caps_of_a_run(app, employer, login_as, clie
         app.config.pop("MATCH_SHORTAGES_PER_CANDIDATE", None)
 
 
+def test_instant_candidates_count_the_listings_in_play_and_the_shortages_own_matches(app, employer, db):
+    """The earlier matches instant candidates read are those of the candidates read for the shortage
+    and of the shortage itself: a staff listing offered elsewhere up to the cap is not offered again,
+    one whose offer was declined is; matching the shortage again (an edit) never proposes a pair twice
+    and fills no more places than it has, counting offers to candidates it no longer reads."""
+    from nlwerktdoor.services import matching
+
+    app.config.update(MATCH_SHORTAGES_PER_CANDIDATE=1, MATCH_CANDIDATES_PER_POSITION=2)
+    try:
+        shrinking = make_employer(side="shrinking").organisation
+        busy = make_listing(shrinking, occupation="healthcare assistant", pc4="3512", certificates=["VOG"])
+        declined = make_listing(shrinking, occupation="healthcare assistant", pc4="3513", certificates=["VOG"])
+        make_shortage(make_employer(side="growing").organisation, pc4="3581")
+        matching.run_matching()
+        offered = {m.listing_id: m for m in db.session.scalars(sa.select(Match))}
+        assert set(offered) == {busy.id, declined.id}
+        offered[declined.id].growing_status = "no"
+        db.session.commit()
+
+        mine = make_shortage(employer.organisation, pc4="3581", positions=1)
+        worker = make_worker(occupation="healthcare assistant", pc4="3512", certificates=["VOG"])
+        assert matching.match_shortage_now(mine.id) == 2
+
+        def offered_for_mine():
+            return {(m.worker_id, m.listing_id) for m in db.session.scalars(sa.select(Match).where(Match.shortage_id == mine.id))}
+
+        assert offered_for_mine() == {(None, declined.id), (worker.id, None)}
+        worker.pc4 = "9711"  # moved to Groningen: no longer read for it, yet its offer still takes a place
+        db.session.commit()
+        make_worker(occupation="healthcare assistant", pc4="3513", certificates=["VOG"])
+        assert matching.match_shortage_now(mine.id) == 0  # its two places are taken
+        assert offered_for_mine() == {(None, declined.id), (worker.id, None)}
+    finally:
+        for key in ("MATCH_SHORTAGES_PER_CANDIDATE", "MATCH_CANDIDATES_PER_POSITION"):
+            app.config.pop(key, None)
+
+
 def test_the_candidates_are_read_with_a_plan_for_every_row_in_that_transaction_only(db):
     """PostgreSQL plans a streamed read (a server-side cursor) for its first tenth of rows unless
     told otherwise; the engine reads every row, so the read asks for the plan that is fastest for
