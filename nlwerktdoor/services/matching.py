@@ -295,7 +295,7 @@ def _lock(wait: bool = True) -> bool:
 
 # What the engine reads of a posting: plain columns, not ORM objects. A national run reads hundreds of
 # thousands of rows; objects with every column, tracked by the session, cost several times the time
-# and memory. Streamed in batches (yield_per: a server-side cursor on PostgreSQL).
+# and memory. A run streams them in batches (yield_per: a server-side cursor on PostgreSQL).
 _POSTING_COLUMNS = ("id", "pc4", "max_distance_km", "available_from", "occupation_id")  # and, as text, "certificates"
 _READ_BATCH = 5000
 
@@ -390,6 +390,11 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
         return skills
 
     candidates = []
+    # A run's read is streamed (a server-side cursor: millions of rows). The rows near one shortage
+    # are read at once: PostgreSQL runs no parallel plan for a cursor and fetching in batches costs
+    # round trips (116,000 rows near a city: 1.78 s through the cursor, 1.13 s at once; instant
+    # candidates' median 1.02-1.21 -> 0.80-0.95 s), for a peak about 200 MB higher while they are held.
+    streamed = {"yield_per": _READ_BATCH} if near is None else {}
     workers = (
         sa.select(*_columns(WorkerProfile, *_POSTING_COLUMNS), *_as_text(WorkerProfile, "skills", "certificates", "desired_sectors"))
         .join(User, WorkerProfile.user_id == User.id)
@@ -398,7 +403,7 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
                WorkerProfile.consent_version.in_(privacy.accepted_consent_versions()),
                *([_within_reach(WorkerProfile, near)] if near is not None else []),
                *(_fits_logistics(WorkerProfile, *fitting, wishes=True) if fitting is not None else []))
-        .execution_options(yield_per=_READ_BATCH)
+        .execution_options(**streamed)
     )
     for worker in db.session.execute(workers):
         skills = skills_of(worker.skills)
@@ -418,7 +423,7 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
             *([_within_reach(StaffListing, near)] if near is not None else []),
             *(_fits_logistics(StaffListing, *fitting, wishes=False) if fitting is not None else []),
         )
-        .execution_options(yield_per=_READ_BATCH)
+        .execution_options(**streamed)
     )
     for listing in db.session.execute(listings):
         skills = skills_of(listing.skills)
