@@ -17,7 +17,9 @@ from sqlalchemy.orm import load_only, selectinload
 from .. import reference
 from ..extensions import db
 from ..models import Match, MatchRun, Shortage, StaffListing, User, WorkerProfile
-from . import outbox
+from . import accounts, outbox
+# The one normalisation of an address: users_by_email finds accounts by it, as they are stored.
+from .accounts import normalise_email
 from .bulk import chunks
 
 _DIGEST_ITEMS_PER_BATCH = 2000  # matches in the digests built and queued together (a few MB of JSON)
@@ -156,10 +158,6 @@ def candidate_contact_email(match: Match) -> str | None:
     return match.listing.contact_email if match.listing else None
 
 
-def normalise_email(email: str | None) -> str:
-    return (email or "").strip().lower()
-
-
 def users_by_email(emails) -> dict[str, User]:
     """The accounts of these addresses, by normalised address (those with none left out)."""
     emails = sorted({normalise_email(e) for e in emails if e})
@@ -189,8 +187,6 @@ def set_password_url(user: User | None) -> str | None:
     """Accounts made by an import or invitation have no password yet: give them a way in."""
     if user is None or user.has_password or not user.active:
         return None
-    from . import accounts  # written by another part of the team; imported when needed
-
     return external_url("accounts.set_password", token=accounts.make_password_token(user))
 
 
