@@ -80,3 +80,14 @@ def test_insert_after_a_rollback_reuses_no_stale_object(db):
 
 def test_nothing_to_insert(db):
     assert insert_rows(OutgoingEmail, []) == []
+
+
+def test_ids_only_when_no_objects_are_asked_for(db):
+    rows = [_row(n, last_error=None if n % 2 else "x") for n in range(5)]
+    ids = insert_rows(OutgoingEmail, rows, objects=False)
+    assert all(isinstance(object_id, int) for object_id in ids) and len(set(ids)) == 5
+    assert not any(isinstance(obj, OutgoingEmail) for obj in db.session.identity_map.values())
+    db.session.commit()
+    stored = {e.id: e for e in db.session.scalars(sa.select(OutgoingEmail))}
+    assert [stored[object_id].idempotency_key for object_id in ids] == [f"bulk:{n}" for n in range(5)]
+    assert [stored[object_id].data for object_id in ids] == [{"n": n, "items": [n, str(n)]} for n in range(5)]

@@ -449,6 +449,55 @@ def test_external_url_without_server_name_points_at_the_development_server(app):
     assert notifications.external_url("matches.detail", match_id=7) == "https://werk.example.nl/matches/7"
 
 
+
+@pytest.mark.parametrize("settings", [
+    {"SERVER_NAME": None},
+    {"SERVER_NAME": None, "DEV_SERVER": "127.0.0.1:5055"},
+    {"SERVER_NAME": "werk.example.nl", "PREFERRED_URL_SCHEME": "https"},
+    {"SERVER_NAME": "werk.example.nl", "APPLICATION_ROOT": "/nlwerktdoor"},
+])
+def test_match_links_in_digests_are_the_ones_the_url_map_builds(app, settings):
+    """match_url puts the id into one link it built: the same link the URL map gives, also after the
+    settings change within one app context (the link is made again then)."""
+    for match_id in (1, 7, 123456):
+        assert notifications.match_url(match_id) == notifications.external_url("matches.detail", match_id=match_id)
+    app.config.update(settings)
+    for match_id in (1, 7, 123456):
+        assert notifications.match_url(match_id) == notifications.external_url("matches.detail", match_id=match_id)
+    assert notifications.match_url(42).endswith("/matches/42")
+
+
+def test_digests_hold_what_the_email_shows_not_the_candidates_whole_profile(db):
+    """Only the match's own skills (matched, related, missing) travel in a digest: the candidate's
+    whole skill list and certificates stay behind the login of the match's page."""
+    from nlwerktdoor.models import Match
+
+    growing = make_employer("growing")
+    shortage = make_shortage(growing.organisation, contact_email=growing.email)
+    worker = make_worker(user=make_user(role="worker", email="anna@example.org"))
+    listing = make_listing(make_employer("shrinking").organisation, contact_email="hr@luchtvaart.example")
+    worker.certificates, listing.certificates = ["vog"], ["bhv"]
+    run = MatchRun(status="done")
+    db.session.add(run)
+    db.session.flush()
+    matches = [Match(shortage=shortage, worker=worker, run_id=run.id, score=0.8, distance_km=2.0,
+                     explanation={"matched": [shortage.required_skills[0]]}),
+               Match(shortage=shortage, listing=listing, run_id=run.id, score=0.7, distance_km=3.0, explanation={})]
+    db.session.add_all(matches)
+    db.session.flush()
+    assert notifications.queue_run_digests(run, matches) == 3
+    for email in rows(db):
+        for item in email.data["matches"]:
+            assert item["candidate"]["type"] in ("worker", "listing") and item["candidate"]["occupation"]
+            assert "skills" not in item["candidate"] and "certificates" not in item["candidate"]
+            assert item["matched"] == ([shortage.required_skills[0]] if item["candidate"]["type"] == "worker" else [])
+            assert item["url"] == notifications.external_url("matches.detail", match_id=item["match_id"])
+    employer = next(email for email in rows(db) if email.recipient == growing.email)
+    # The shortage's summary is made once and is the same in each of its items.
+    assert employer.data["matches"][0]["shortage"] == employer.data["matches"][1]["shortage"]
+    assert employer.data["matches"][0]["shortage"]["title"] == shortage.title
+    db.session.rollback()
+
 # --- permanent failures, suppression, the admin page --------------------------------------------------
 
 

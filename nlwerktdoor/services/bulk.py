@@ -23,10 +23,13 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def insert_rows(model: type[M], rows: list[dict], encoded: dict[str, list[str]] | None = None) -> list[M]:
+def insert_rows(model: type[M], rows: list[dict], encoded: dict[str, list[str]] | None = None,
+                objects: bool = True) -> list[M] | list[int]:
     """Insert `rows` (column values by attribute name) in the session's transaction and return them
-    as persistent objects, in the order given. `encoded`: JSON columns the caller has encoded
-    already (attribute name -> the text of each row's value), written as they are by COPY.
+    as persistent objects, in the order given (with `objects` False, only their ids: a run's digests
+    are counted, not read back, and making and merging their objects was an eighth of queuing them).
+    `encoded`: JSON columns the caller has encoded already (attribute name -> the text of each
+    row's value), written as they are by COPY.
 
     PostgreSQL: COPY, with ids drawn from the table's sequence. Elsewhere: multi-row INSERTs that
     return only the ids. Reading every inserted column back (a JSON column parsed again) cost more
@@ -65,13 +68,15 @@ def insert_rows(model: type[M], rows: list[dict], encoded: dict[str, list[str]] 
         # serves them all (rows with other columns left out go into batches of their own).
         ids = db.session.scalars(sa.insert(model).returning(model.id, sort_by_parameter_order=True), complete,
                                  execution_options={"render_nulls": True}).all()
-    objects = []
+    if not objects:
+        return list(ids)
+    made = []
     for object_id, values in zip(ids, complete):
         obj = model(id=object_id, **values)
         make_transient_to_detached(obj)  # as if loaded: no INSERT when added, no query when read
         # merge, not add: after a rollback the session may still hold an object of the same id.
-        objects.append(db.session.merge(obj, load=False))
-    return objects
+        made.append(db.session.merge(obj, load=False))
+    return made
 
 
 def copy_rows(table: sa.Table, rows: list[dict], encoded: dict[str, list[str]] | None = None) -> None:

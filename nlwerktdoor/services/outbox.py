@@ -90,10 +90,12 @@ def queue_email(recipient: str, locale: str, template: str, data: dict, idempote
     return queue_emails([(recipient, locale, template, data, idempotency_key)])[0]
 
 
-def queue_emails(emails: list[tuple[str, str, str, dict, str]]) -> list[OutgoingEmail | None]:
+def queue_emails(emails: list[tuple[str, str, str, dict, str]],
+                 objects: bool = True) -> list[OutgoingEmail | int | None]:
     """`queue_email` for many at once — (recipient, locale, template, data, idempotency key) each —
     with one query for the keys queued before and one for suppressed addresses, whatever their
-    number (a matching run queues thousands of digests). None where a key was queued before."""
+    number (a matching run queues thousands of digests). None where a key was queued before; with
+    `objects` False, the new rows' ids instead of their objects (bulk.insert_rows)."""
     keys = [key for *_rest, key in emails]
     seen = set(db.session.scalars(sa.select(OutgoingEmail.idempotency_key).where(OutgoingEmail.idempotency_key.in_(keys))))
     blocked = _suppressed_among(recipient for recipient, *_rest in emails)
@@ -124,7 +126,7 @@ def queue_emails(emails: list[tuple[str, str, str, dict, str]]) -> list[Outgoing
             message_id=_new_message_id(),
             last_error=SUPPRESSED_NOTE if blocked_here else None,
         ))
-    inserted = insert_rows(OutgoingEmail, rows, encoded={"data": texts})  # a run queues thousands at once
+    inserted = insert_rows(OutgoingEmail, rows, encoded={"data": texts}, objects=objects)  # thousands at once
     return [None if slot is None else inserted[slot] for slot in slots]
 
 

@@ -94,7 +94,7 @@ def _queue_contact_emails(match: Match, shortage: Shortage) -> None:
     growing_email = notifications.normalise_email(shortage.contact_email)
     candidate_email = notifications.normalise_email(notifications.candidate_contact_email(match))
     users = notifications.users_by_email([growing_email, candidate_email])
-    url = notifications.external_url("matches.detail", match_id=match.id)
+    url = notifications.match_url(match.id)
     shortage_contact = shortage_contact_details(match)
     candidate_contact = candidate_contact_details(match)
     for recipient, side, other in (
