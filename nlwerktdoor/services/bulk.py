@@ -70,17 +70,19 @@ def insert_rows(model: type[M], rows: list[dict], encoded: dict[str, list[str]] 
                                  execution_options={"render_nulls": True}).all()
     if not objects:
         return list(ids)
-    return [_persistent(model, object_id, values) for object_id, values in zip(ids, complete)]
+    manager = sa.inspect(model).class_manager
+    return [_persistent(manager, object_id, values) for object_id, values in zip(ids, complete)]
 
 
-def _persistent(model: type[M], object_id: int, values: dict) -> M:
-    """An object of `model` as if loaded from its row (id and values): in the session, with nothing
-    to flush and nothing to read. Its attributes are filled in directly, not through the
+def _persistent(manager, object_id: int, values: dict):
+    """An object of the model `manager` instruments (its mapper's class_manager, looked up once per
+    insert), as if loaded from its row (id and values): in the session, with nothing to flush and
+    nothing to read. Its attributes are filled in directly, not through the
     constructor's attribute events, and it is added as it is unless the session still holds an
     object of that id (after a rollback, where SQLite hands out the id again): then merged. Each
     event and the merge's copy cost about as much as the COPY of the row (a national run stores
     918,000 matches)."""
-    obj = sa.inspect(model).class_manager.new_instance()
+    obj = manager.new_instance()
     obj.__dict__.update(values, id=object_id)
     make_transient_to_detached(obj)  # the values count as loaded: no INSERT when added, no query when read
     if sa.inspect(obj).key in db.session.identity_map:
