@@ -1,4 +1,9 @@
 """services.bulk.insert_rows: many rows in a few statements, back as objects that read no further."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -91,3 +96,32 @@ def test_ids_only_when_no_objects_are_asked_for(db):
     stored = {e.id: e for e in db.session.scalars(sa.select(OutgoingEmail))}
     assert [stored[object_id].idempotency_key for object_id in ids] == [f"bulk:{n}" for n in range(5)]
     assert [stored[object_id].data for object_id in ids] == [{"n": n, "items": [n, str(n)]} for n in range(5)]
+
+
+FIRST_USE = """
+import sys
+from nlwerktdoor import create_app
+from nlwerktdoor.extensions import db
+from nlwerktdoor.models import OutgoingEmail
+from nlwerktdoor.services.bulk import insert_rows
+
+app = create_app("testing", SQLALCHEMY_DATABASE_URI=sys.argv[1])
+with app.app_context():
+    if sys.argv[1].startswith("sqlite"):
+        db.create_all()
+    emails = insert_rows(OutgoingEmail, [dict(recipient="first@example.org", template="digest", data={},
+                                              idempotency_key="bulk:first")])
+    assert emails[0].recipient == "first@example.org" and emails[0].id, emails
+    db.session.rollback()
+print("inserted")
+"""
+
+
+def test_the_first_orm_use_of_a_process_can_be_an_insert(tmp_path):
+    # A matching run in a fresh process (the CLI, bench/) may insert its matches before any query has
+    # configured the ORM's mappers; on PostgreSQL nothing in COPY does that for it.
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'first.db'}"
+    done = subprocess.run([sys.executable, "-c", FIRST_USE, url], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "inserted"

@@ -7,7 +7,7 @@ from itertools import islice
 from typing import Iterable, Iterator, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import class_mapper, make_transient_to_detached
 
 from ..extensions import db
 
@@ -70,7 +70,7 @@ def insert_rows(model: type[M], rows: list[dict], encoded: dict[str, list[str]] 
                                  execution_options={"render_nulls": True}).all()
     if not objects:
         return list(ids)
-    manager = sa.inspect(model).class_manager
+    manager = class_mapper(model).class_manager  # configures the mappers if nothing has yet
     return [_persistent(manager, object_id, values) for object_id, values in zip(ids, complete)]
 
 
