@@ -357,7 +357,8 @@ def _streams(bounds, key_rank: np.ndarray, n_shortages: int) -> tuple[np.ndarray
     bounds.candidate = None
     # Every key is unique (one pair of a shortage and a candidate each), so any sort gives the same
     # order: numpy's default one (vectorised on x86 since numpy 2.0) took 0.03 s for 4.9 million keys
-    # at 100k x 20k where the stable one (a radix/timsort) took 0.25-0.45 s.
+    # at 100k x 20k where the stable one (a radix/timsort) took 0.25-0.45 s. (On another machine of the
+    # same kind, numpy 2.4.6, the default one took 0.3 s: bench/README.md, "A nineteenth session".)
     key.sort()
     by_rank = np.argsort(key_rank)
     candidate = by_rank[key & ((1 << rank_bits) - 1)].astype(np.int32)
