@@ -449,7 +449,6 @@ def test_external_url_without_server_name_points_at_the_development_server(app):
     assert notifications.external_url("matches.detail", match_id=7) == "https://werk.example.nl/matches/7"
 
 
-
 @pytest.mark.parametrize("settings", [
     {"SERVER_NAME": None},
     {"SERVER_NAME": None, "DEV_SERVER": "127.0.0.1:5055"},
@@ -497,6 +496,7 @@ def test_digests_hold_what_the_email_shows_not_the_candidates_whole_profile(db):
     assert employer.data["matches"][0]["shortage"] == employer.data["matches"][1]["shortage"]
     assert employer.data["matches"][0]["shortage"]["title"] == shortage.title
     db.session.rollback()
+
 
 # --- permanent failures, suppression, the admin page --------------------------------------------------
 
