@@ -77,6 +77,11 @@ class Config:
     # place of each shortage, the best; shortages that turn out to need more get more, round by round
     # (exact). 0: all.
     MATCH_STREAM_DEPTH = int(os.environ.get("MATCH_STREAM_DEPTH", "16"))
+    # Instant candidates read by the candidate index (services/candidate_index.py) when this machine has
+    # its files: written here (default: the instance folder's candidate-index/) every so many minutes
+    # (0: never by the scheduler; `nlwerktdoor match index` writes one at any time).
+    CANDIDATE_INDEX_DIR = os.environ.get("CANDIDATE_INDEX_DIR") or None
+    CANDIDATE_INDEX_INTERVAL_MINUTES = int(os.environ.get("CANDIDATE_INDEX_INTERVAL_MINUTES", "60"))
 
     # Employers' CSV uploads (docs/csv.md, "Large files"; nlwerktdoor/services/uploads.py). A file
     # with up to IMPORT_INLINE_ROWS data rows is imported inside the request (errors shown at once);

@@ -143,6 +143,39 @@ def time_instant_candidates(count: int, seed: int, keep_matches: bool = False) -
           f"over {len(seconds)} shortages ({statistics.mean(made):.1f} candidates each on average)", flush=True)
 
 
+@contextmanager
+def candidate_index_as(app, how: str):
+    """Instant candidates with a candidate index written now ("build", timed, in a temporary directory
+    removed afterwards), with none ("none"), or with whatever the database and CANDIDATE_INDEX_DIR hold."""
+    import tempfile
+
+    from nlwerktdoor.services import candidate_index
+
+    if how == "as-is":
+        yield
+        return
+    if how == "none":
+        real = candidate_index.current
+        candidate_index.current = lambda: None
+        try:
+            yield
+        finally:
+            candidate_index.current = real
+        return
+    with tempfile.TemporaryDirectory(prefix="candidate-index-") as directory:
+        app.config["CANDIDATE_INDEX_DIR"] = directory
+        started = time.perf_counter()
+        build = candidate_index.build()
+        size = sum(path.stat().st_size for path in Path(directory).rglob("*") if path.is_file())
+        print(f"candidate index:     {build.workers} workers, {build.listings} listings in "
+              f"{time.perf_counter() - started:.1f} s, {size / 2**20:.0f} MiB of files, RSS then {rss_mib():.0f} MiB",
+              flush=True)
+        try:
+            yield
+        finally:
+            candidate_index.forget()
+
+
 # --------------------------------------------------------------------------- the real run, in phases
 
 
@@ -493,6 +526,10 @@ def main(argv=None) -> None:
     parser.add_argument("--instant", type=int, default=0, metavar="N",
                         help="first time instant candidates (match_shortage_now) for N random shortages")
     parser.add_argument("--no-run", action="store_true", help="stop after --instant (no matching run)")
+    parser.add_argument("--index", choices=("build", "none", "as-is"), default="build",
+                        help="with --instant: write the candidate index first (build: as the scheduler does, "
+                             "timed; its files in a temporary directory), read without one (none: every row "
+                             "near the shortage), or use what the database and CANDIDATE_INDEX_DIR hold (as-is)")
     parser.add_argument("--keep-matches", action="store_true",
                         help="with --instant --no-run: keep the database's matches (say, of a national run) "
                              "instead of deleting them first, as a live platform has them")
@@ -529,7 +566,8 @@ def main(argv=None) -> None:
         warm_up()
         warm = time.perf_counter() - started
         if args.instant:
-            time_instant_candidates(args.instant, args.seed, keep_matches=args.keep_matches)
+            with candidate_index_as(app, args.index):
+                time_instant_candidates(args.instant, args.seed, keep_matches=args.keep_matches)
         if args.no_run:
             return
         if args.dump_only:

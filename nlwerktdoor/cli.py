@@ -92,6 +92,17 @@ def match_run(full):
     )
 
 
+@match_cli.command("index")
+def match_index():
+    """Write the candidate index now (instant candidates read by it; the scheduler does this hourly)."""
+    from .services import candidate_index
+
+    started = time.perf_counter()
+    build = candidate_index.build()
+    click.echo(f"candidate index {build.token}: {build.workers} workers, {build.listings} listings, "
+               f"{time.perf_counter() - started:.2f} s")
+
+
 @match_cli.command("warm")
 def match_warm():
     """Compile the matching engine now (kept in numba's cache): run at deploy, after db upgrade."""

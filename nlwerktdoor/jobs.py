@@ -117,6 +117,19 @@ def match_full_job(app: Flask) -> None:
     match_job(app, full=True)
 
 
+def candidate_index_job(app: Flask) -> None:
+    """Write the candidate index anew (services/candidate_index.py), at the run's idle priority: at
+    national size its read is a minute of work, and instant candidates read by it."""
+
+    def work() -> dict:
+        from .services import candidate_index
+
+        build = candidate_index.build()
+        return {"workers": build.workers, "listings": build.listings}
+
+    run_job(app, "candidate_index", lambda: _at_idle_priority(app, work))
+
+
 def send_mail_job(app: Flask) -> None:
     """Send what is due in the outbox, batch after batch; a stop request ends it between two batches."""
 
@@ -205,6 +218,7 @@ class JobSpec:
     # Run once as soon as the scheduler starts, so a fresh start (or a deploy) does not wait a whole
     # interval. It claims the current slot like any run: when that slot already ran, it is skipped.
     run_at_start: bool = False
+    enabled: Callable[[dict], bool] = lambda config: True  # app.config -> scheduled at all
 
 
 def _match_interval(config) -> dict:
@@ -224,6 +238,14 @@ JOBS: tuple[JobSpec, ...] = (
         func=match_full_job,
         interval=lambda config: {"hours": int(config.get("MATCH_FULL_INTERVAL_HOURS") or 24)},
         misfire_grace_time=3600,
+    ),
+    JobSpec(
+        id="candidate_index",
+        func=candidate_index_job,
+        interval=lambda config: {"minutes": max(int(config.get("CANDIDATE_INDEX_INTERVAL_MINUTES", 60)), 1)},
+        misfire_grace_time=600,
+        run_at_start=True,
+        enabled=lambda config: int(config.get("CANDIDATE_INDEX_INTERVAL_MINUTES", 60)) > 0,
     ),
     JobSpec(
         id="send_mail",
@@ -499,6 +521,8 @@ def build_scheduler(app: Flask, scheduler_class=None):
 
     scheduler = (scheduler_class or BlockingScheduler)(timezone="UTC")
     for spec in JOBS:
+        if not spec.enabled(app.config):
+            continue
         scheduler.add_job(
             spec.func,
             trigger="interval",

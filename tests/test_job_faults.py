@@ -73,6 +73,8 @@ class Scheduler:
             "LOG_FORMAT": "json",
             "LOG_LEVEL": "INFO",
             "MAIL_BACKEND": "console",
+            # These tests count the runs of the jobs they watch: no candidate index beside them.
+            "CANDIDATE_INDEX_INTERVAL_MINUTES": "0",
             **{key: str(value) for key, value in settings.items()},
         }
         env.pop("TEST_DATABASE_URL", None)

@@ -17,8 +17,8 @@ from nlwerktdoor.services import outbox as outbox_service
 
 
 def test_jobs_are_declared_with_fixed_ids_and_safe_settings(app):
-    expected = ["match", "match_full", "send_mail", "expire_postings", "still_available", "delete_withdrawn", "inactive_accounts",
-                "import_uploads"]
+    expected = ["match", "match_full", "candidate_index", "send_mail", "expire_postings", "still_available",
+                "delete_withdrawn", "inactive_accounts", "import_uploads"]
     assert [spec.id for spec in jobs.JOBS] == expected
     app.config.update(MATCH_INTERVAL_MINUTES=7, MAIL_INTERVAL_SECONDS=45)
     scheduler = jobs.build_scheduler(app)
@@ -31,6 +31,28 @@ def test_jobs_are_declared_with_fixed_ids_and_safe_settings(app):
         assert job.args == (app,)
     assert built["match"].trigger.interval.total_seconds() == 7 * 60
     assert built["send_mail"].trigger.interval.total_seconds() == 45
+
+
+def test_the_candidate_index_job_writes_one_and_can_be_switched_off(app, db, tmp_path):
+    """The job records a build of the candidate index (services/candidate_index.py) with its counts;
+    CANDIDATE_INDEX_INTERVAL_MINUTES=0 leaves it out of the scheduler."""
+    from nlwerktdoor.models import CandidateIndexBuild, JobRun
+    from nlwerktdoor.services import candidate_index
+    from tests.factories import make_worker
+
+    make_worker(occupation="healthcare assistant", pc4="3512")
+    app.config.update(CANDIDATE_INDEX_DIR=str(tmp_path), MATCH_IDLE_PRIORITY=False)  # in-memory SQLite: this thread
+    try:
+        jobs.candidate_index_job(app)
+        run = db.session.scalars(sa.select(JobRun).where(JobRun.job_id == "candidate_index")).one()
+        assert (run.status, run.counts) == ("done", {"workers": 1, "listings": 0})
+        build = db.session.scalars(sa.select(CandidateIndexBuild)).one()
+        assert (tmp_path / build.token / "manifest.json").exists()
+        assert "candidate_index" in {job.id for job in jobs.build_scheduler(app).get_jobs()}
+        app.config["CANDIDATE_INDEX_INTERVAL_MINUTES"] = 0
+        assert "candidate_index" not in {job.id for job in jobs.build_scheduler(app).get_jobs()}
+    finally:
+        candidate_index.forget()
 
 
 def test_matching_runs_as_soon_as_the_scheduler_starts(app):

@@ -2,7 +2,7 @@
 from .audit import AuditEntry
 from .job import JobRun, SchedulerHeartbeat
 from .listing import StaffListing
-from .match import Match, MatchRun
+from .match import CandidateIndexBuild, Match, MatchRun
 from .organisation import Organisation
 from .outbox import EmailSuppression, OutgoingEmail
 from .sector import Sector
@@ -13,6 +13,7 @@ from .worker import Invitation, WorkerProfile
 
 __all__ = [
     "AuditEntry",
+    "CandidateIndexBuild",
     "CsvUpload",
     "EmailSuppression",
     "Invitation",

@@ -35,7 +35,8 @@ class StaffListing(db.Model):
     contact_email: Mapped[str] = mapped_column(sa.String(254))
     status: Mapped[str] = mapped_column(sa.String(10), default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Indexed: instant candidates and incremental runs read what changed since a moment.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
 
     organisation = relationship("Organisation")
     sector = relationship("Sector")

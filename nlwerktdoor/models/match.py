@@ -27,6 +27,23 @@ class MatchRun(db.Model):
     error: Mapped[str | None] = mapped_column(sa.Text)
 
 
+
+class CandidateIndexBuild(db.Model):
+    """One build of the candidate index (services/candidate_index.py): its files are named by `token`.
+    Only the newest row counts: a process uses the index files only when their token is that row's, so
+    files of another database (or of this one before it was emptied) are never read for it."""
+
+    __tablename__ = "candidate_index_builds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    # When the build's read began: rows changed since then (less a margin) are read from the tables.
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    workers: Mapped[int] = mapped_column(default=0)
+    listings: Mapped[int] = mapped_column(default=0)
+
+
 class Match(db.Model):
     __tablename__ = "matches"
 

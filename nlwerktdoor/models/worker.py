@@ -32,7 +32,8 @@ class WorkerProfile(db.Model):
     # Set when the person opted in through an employer's invitation for a staff listing.
     listing_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_listings.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Indexed: instant candidates and incremental runs read what changed since a moment.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
     # Retention (docs/privacy.md): "still available?" asked at (None = no open question), last confirmed at
     # (the 8-week clock; None = count from consent_at), withdrawn at (erased 30 days later).
     reconfirm_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
