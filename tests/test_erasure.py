@@ -14,6 +14,7 @@ from nlwerktdoor import jobs
 from nlwerktdoor.extensions import db
 from nlwerktdoor.models import (
     AuditEntry,
+    CandidateIndexBuild,
     CsvUpload,
     EmailSuppression,
     Invitation,
@@ -78,6 +79,9 @@ def populated_world():
         "MATCH_INTERVAL_MINUTES": 15})))
     jobs.finish_claim(claim, "done", {"new_matches": 2})
     jobs.beat()
+    # A build of the candidate index (its files hold ids and matching attributes, no names: docs/privacy.md).
+    db.session.add(CandidateIndexBuild(token="test-build", read_at=datetime.now(UTC), workers=2, listings=1))
+    db.session.commit()
     return {"anna": anna, "bram": bram, "growing": growing, "shrinking": shrinking, "shortage": shortage}
 
 
