@@ -69,7 +69,9 @@ def _read(shortage, settings, use_index: bool, monkeypatch):
             assert real() is not None, "no usable index"
         near = reference.places_within("3511", shortage.max_distance_km)
         read = matching._live_candidates(datetime.now(timezone.utc), near=near, fitting=(shortage, settings))
-    return {c.key for c in read if rules.passes_logistics(c, shortage, settings)}
+    keys = [c.key for c in read if rules.passes_logistics(c, shortage, settings)]
+    assert len(keys) == len(set(keys)), "a row read twice"
+    return set(keys)
 
 
 def test_instant_candidates_read_the_same_with_the_index_as_without(db, index_dir, monkeypatch):

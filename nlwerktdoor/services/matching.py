@@ -442,17 +442,22 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
 
 def _rows(query, model, kind: str, indexed, near, fitting, gains):
     """The rows of `query`; with a candidate index (`indexed`: it and the moment since which changed
-    rows are read as they are now), only those it could let through and those changed since (the two
-    sets read apart, so no row comes twice), by id, a list of ids at a time. Every rule of `query`
-    still applies to them: the index only leaves out rows that cannot pass."""
+    rows are read as they are now), only those changed since and those it could let through, by id,
+    a list of ids at a time (a row in both comes once). Every rule of `query` still applies to them:
+    the index only leaves out rows that cannot pass."""
     if indexed is None:
         yield from db.session.execute(query)
         return
     index, since = indexed
-    yield from db.session.execute(query.where(model.updated_at >= since))
+    changed = set()
+    for row in db.session.execute(query.where(model.updated_at >= since)):
+        changed.add(row.id)
+        yield row
     ids = index.could_pass(kind, near, fitting[0], fitting[1], gains)
     for chunk in chunks(np.sort(ids).tolist(), _IDS_PER_QUERY):
-        yield from db.session.execute(query.where(model.id.in_(chunk), model.updated_at < since))
+        for row in db.session.execute(query.where(model.id.in_(chunk))):
+            if row.id not in changed:
+                yield row
 
 
 def _as_text(model, *names):
