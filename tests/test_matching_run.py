@@ -383,3 +383,23 @@ def test_a_run_that_stores_many_matches_renews_the_tables_statistics(db, growing
         assert after is not None and (before is None or after > before)
     else:
         assert db.session.scalar(sa.text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'matches'")) > 0
+
+
+def test_a_run_stays_stored_when_renewing_the_statistics_fails(db, growing, shrinking, monkeypatch):
+    make_shortage(growing, positions=2)
+    make_listing(shrinking, count=4)
+    make_worker()
+    monkeypatch.setattr(matching, "_ANALYZE_AFTER_MATCHES", 1)
+    real_execute = db.session.execute
+
+    def execute(statement, *args, **kwargs):
+        if "ANALYZE" in str(statement):
+            raise sa.exc.OperationalError(str(statement), {}, Exception("no statistics today"))
+        return real_execute(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "execute", execute)
+    run = matching.run_matching()
+    monkeypatch.undo()
+    assert (run.status, run.new_matches) == ("done", 2)
+    assert [r.status for r in db.session.scalars(sa.select(MatchRun))] == ["done"]
+    assert len(all_matches(db)) == 2
