@@ -97,6 +97,9 @@ class Config:
     IMPORT_CLAIM_LEASE_SECONDS = int(os.environ.get("IMPORT_CLAIM_LEASE_SECONDS", "600"))
     IMPORT_MAX_ATTEMPTS = int(os.environ.get("IMPORT_MAX_ATTEMPTS", "3"))
     IMPORT_KEEP_DAYS = int(os.environ.get("IMPORT_KEEP_DAYS", "7"))
+    # Shortages an import writes get their candidates at once, in file order, for this many seconds
+    # (with MATCH_ON_POST); the rest at the next matching run.
+    IMPORT_MATCH_SECONDS = float(os.environ.get("IMPORT_MATCH_SECONDS", "2"))
 
     CONSENT_VERSION = "2026-11-v1"
     # Retention (docs/privacy.md; nlwerktdoor/services/privacy.py). Days unless named otherwise.

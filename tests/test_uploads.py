@@ -337,3 +337,86 @@ def test_a_file_above_the_size_limit_is_refused(app, employer, login_as, client)
     assert response.status_code == 200
     assert "groter dan 0 MB" in response.get_data(as_text=True)
     assert shortages_of(employer.organisation_id) == []
+
+
+# ---------------------------------------------------------------- candidates at once
+
+
+def _carer_near_utrecht():
+    from tests.factories import make_worker
+
+    return make_worker(occupation="healthcare assistant", pc4="3512", certificates=["VOG"])
+
+
+def _matched_shortages(organisation_id: int) -> set[str]:
+    from nlwerktdoor.models import Match
+
+    db.session.expire_all()
+    return set(db.session.scalars(sa.select(Shortage.external_ref).join(Match, Match.shortage_id == Shortage.id)
+                                  .where(Shortage.organisation_id == organisation_id)))
+
+
+def test_shortages_uploaded_in_the_request_show_their_candidates_at_once(background, employer, login_as, client):
+    """Issue 4, instant candidates "web, CSV or API": the shortages a file creates or changes are
+    matched before the page comes back, as one posted on the form; unchanged rows are not."""
+    _carer_near_utrecht()
+    login_as(employer)
+    response = upload(client, csv_of(2))
+    assert response.status_code == 302
+    assert _matched_shortages(employer.organisation_id) == {"t-1", "t-2"}
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Bij elk tekort staan de kandidaten al klaar." in page
+
+    again = upload(client, csv_of(2))  # the same file: nothing written, so nothing to match
+    assert again.status_code == 302
+    assert "kandidaten al klaar" not in client.get(again.headers["Location"]).get_data(as_text=True)
+
+
+def test_an_upload_matches_at_once_only_for_as_long_as_its_budget(background, employer, login_as, client, app):
+    _carer_near_utrecht()
+    app.config["IMPORT_MATCH_SECONDS"] = 0
+    login_as(employer)
+    response = upload(client, csv_of(2))
+    assert _matched_shortages(employer.organisation_id) == set()
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Bij 0 van de 2 tekorten staan de kandidaten al klaar" in page and "binnen 15 minuten" in page
+    app.config["MATCH_ON_POST"] = False
+    app.config["IMPORT_MATCH_SECONDS"] = 60
+    upload(client, csv_of(3))  # one new row, nothing matched at once with MATCH_ON_POST off
+    assert _matched_shortages(employer.organisation_id) == set()
+
+
+def test_a_large_upload_matches_its_shortages_in_the_job(background, employer, login_as, client):
+    _carer_near_utrecht()
+    login_as(employer)
+    queued = queued_upload(client, csv_of(5))
+    jobs.import_uploads_job(client.application)
+    # In file order; the one carer is offered to three shortages at most (MATCH_SHORTAGES_PER_CANDIDATE).
+    assert _matched_shortages(employer.organisation_id) == {"t-1", "t-2", "t-3"}
+    db.session.expire_all()
+    assert db.session.get(CsvUpload, queued.id).report["matched_at_once"] == 5
+    page = client.get(f"/tekorten/upload/{queued.id}").get_data(as_text=True)
+    assert "Bij elk tekort staan de kandidaten al klaar." in page
+
+
+def test_an_edited_row_of_an_operator_import_is_matched_again_in_file_order(app, db):
+    """The command-line import too; in the file's order, so a budget serves the first rows first."""
+    from nlwerktdoor.services import imports, shortages as shortage_service
+
+    make_employer(side="growing")
+    seen = []
+    real = shortage_service.candidates_now_for_import
+    text = HEADER + "".join(
+        f"op-{i},81234567,Zorg Op BV,zorg{i}@example.org,care,Zorghulp {i},zorghulp,,,2,3511,25,2026-12-01,24,"
+        "VOG,ja,nee\n"
+        for i in (3, 1, 2))
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(shortage_service, "candidates_now_for_import", lambda ids: (seen.append(ids), real(ids))[1])
+        report = imports.import_csv("shortages", text)
+        assert report.ok, report.errors
+        ids = {ref: id_ for id_, ref in db.session.execute(sa.select(Shortage.id, Shortage.external_ref))}
+        assert seen == [[ids["op-3"], ids["op-1"], ids["op-2"]]] and report.matched_at_once == 3
+        edited = text.replace("Zorghulp 1,", "Zorghulp een,")
+        report = imports.import_csv("shortages", edited)
+        assert (report.updated, report.unchanged, report.matched_at_once) == (1, 2, 1)
+        assert seen[-1] == [ids["op-1"]]

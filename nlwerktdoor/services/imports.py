@@ -95,6 +95,8 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     # "utf-8", or "windows-1252" when an old Excel export was read as such.
     encoding: str = "utf-8"
+    # Shortages: of those created or changed, how many got their candidates at once (the rest: next run).
+    matched_at_once: int = 0
 
     @property
     def rows_with_errors(self) -> int:
@@ -229,6 +231,7 @@ class _Importer:
         self.report = ImportReport(kind)
         self._sector_cache: dict[str, str | None] = {}
         self._email_cache: dict[str, str | None] = {}
+        self.written: list[tuple[int, str]] = []  # postings created or changed: (organisation id, external_ref)
         self.now = datetime.now(timezone.utc)
         self.today = self.now.date()
 
@@ -261,7 +264,23 @@ class _Importer:
             db.session.rollback()
             self.report.created = self.report.updated = self.report.unchanged = 0
             raise
+        if self.kind == "shortages":
+            from .shortages import candidates_now_for_import
+
+            self.report.matched_at_once = candidates_now_for_import(self._written_shortages())
         return self.report
+
+    def _written_shortages(self) -> list[int]:
+        """Ids of the shortages this import created or changed, in the file's order."""
+        by_key = {}
+        for org_id in {org_id for org_id, _ref in self.written}:
+            refs = [ref for written_org, ref in self.written if written_org == org_id]
+            for row in _in_chunks(refs, lambda chunk: db.session.execute(
+                    sa.select(Shortage.id, Shortage.external_ref)
+                    .where(Shortage.organisation_id == org_id, Shortage.external_ref.in_(chunk)))):
+                by_key[(org_id, row.external_ref)] = row.id
+        db.session.rollback()  # end the read: instant candidates take their own lock and commit
+        return [by_key[key] for key in self.written if key in by_key]
 
     def error(self, row: int, column: str, message: str) -> None:
         self.report.errors.append(RowError(row, column, message))
@@ -525,6 +544,8 @@ class _Importer:
                 updates.append({"id": current.id, "updated_at": self.now, **row_values})
             else:
                 self.report.unchanged += 1
+                continue
+            self.written.append((org.id, values["external_ref"]))
         self._bulk_write(model, inserts, updates)
 
     # -- workers

@@ -89,7 +89,8 @@ def report_of(upload: CsvUpload) -> imports.ImportReport | None:
     stored = upload.report
     return imports.ImportReport(
         kind=upload.kind, created=stored.get("created", 0), updated=stored.get("updated", 0),
-        unchanged=stored.get("unchanged", 0), encoding=stored.get("encoding", "utf-8"),
+        unchanged=stored.get("unchanged", 0), matched_at_once=stored.get("matched_at_once", 0),
+        encoding=stored.get("encoding", "utf-8"),
         errors=[imports.RowError(e["row"], e["column"], e["message"]) for e in stored["errors"]])
 
 
@@ -118,6 +119,7 @@ def _without_personal_data(error: imports.RowError) -> dict:
 
 def stored_report(report: imports.ImportReport) -> dict:
     return {"created": report.created, "updated": report.updated, "unchanged": report.unchanged,
+            "matched_at_once": report.matched_at_once,
             "encoding": report.encoding, "errors": [_without_personal_data(e) for e in report.errors]}
 
 
