@@ -47,6 +47,9 @@ def _import(kind: str, file) -> None:
         f"{report.created} nieuw, {report.updated} bijgewerkt, {report.unchanged} ongewijzigd "
         f"({time.perf_counter() - started:.1f} s)"
     )
+    if kind == "shortages" and report.created + report.updated:
+        click.echo(f"kandidaten direct gezocht voor {report.matched_at_once} van {report.created + report.updated} "
+                   "tekorten; de rest bij de volgende matchronde")
 
 
 def _progress_printer():

@@ -463,10 +463,11 @@ def test_cli_import_of_a_good_file(db, cli_runner):
 
     assert result.exit_code == 0, result.output
     assert "5 nieuw, 0 bijgewerkt" in result.output
+    assert "kandidaten direct gezocht voor 5 van 5 tekorten" in result.output
 
     again = cli_runner.invoke(args=["import", "shortages", str(DATA / "good_shortages_semicolon.csv")])
     assert again.exit_code == 0, again.output
-    assert "0 nieuw, 0 bijgewerkt, 5 ongewijzigd" in again.output
+    assert "0 nieuw, 0 bijgewerkt, 5 ongewijzigd" in again.output and "kandidaten" not in again.output
     assert counts(db)["Shortage"] == 5
 
 
