@@ -420,3 +420,18 @@ def test_an_edited_row_of_an_operator_import_is_matched_again_in_file_order(app,
         report = imports.import_csv("shortages", edited)
         assert (report.updated, report.unchanged, report.matched_at_once) == (1, 2, 1)
         assert seen[-1] == [ids["op-1"]]
+
+
+def test_an_upload_stays_imported_when_matching_it_at_once_fails(
+        background, employer, login_as, client, monkeypatch):
+    from nlwerktdoor.services import matching
+
+    def broken(shortage_id, now=None):
+        raise RuntimeError("the engine is down")
+
+    monkeypatch.setattr(matching, "match_shortage_now", broken)
+    login_as(employer)
+    response = upload(client, csv_of(2))
+    assert response.status_code == 302 and len(shortages_of(employer.organisation_id)) == 2
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Import gelukt: 2 nieuw" in page and "Bij 0 van de 2 tekorten" in page

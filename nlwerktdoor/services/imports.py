@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from ..extensions import db
 from ..models import Organisation, Shortage, StaffListing, User, WorkerProfile
 from . import sectors as sector_service
 from .bulk import chunks
+
+log = logging.getLogger(__name__)
 
 KINDS = ("shortages", "listings", "workers")
 
@@ -267,14 +270,19 @@ class _Importer:
         if self.kind == "shortages":
             from .shortages import candidates_now_for_import
 
-            self.report.matched_at_once = candidates_now_for_import(self._written_shortages())
+            try:
+                self.report.matched_at_once = candidates_now_for_import(self._written_shortages())
+            except Exception:  # noqa: BLE001 — the file is imported; the next run finds the candidates
+                db.session.rollback()
+                log.exception("import: instant candidates for the imported shortages failed")
         return self.report
 
     def _written_shortages(self) -> list[int]:
         """Ids of the shortages this import created or changed, in the file's order."""
-        by_key = {}
-        for org_id in {org_id for org_id, _ref in self.written}:
-            refs = [ref for written_org, ref in self.written if written_org == org_id]
+        by_key, refs_of = {}, {}
+        for org_id, ref in self.written:
+            refs_of.setdefault(org_id, []).append(ref)
+        for org_id, refs in refs_of.items():
             for row in _in_chunks(refs, lambda chunk: db.session.execute(
                     sa.select(Shortage.id, Shortage.external_ref)
                     .where(Shortage.organisation_id == org_id, Shortage.external_ref.in_(chunk)))):
