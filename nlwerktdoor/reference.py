@@ -164,6 +164,17 @@ def places_within(pc4: str, radius_km: float) -> dict[str, float]:
     return {codes[i]: km for i, km in zip(near.positions.tolist(), near.km.tolist())}
 
 
+# ceil(d) less a micrometre: a last-bit difference between a distance here and the engine's never
+# makes a radius of whole km look too short.
+_REACH_SLACK_KM = 1e-9
+
+
+def whole_km_to_reach(km: float) -> int:
+    """The least radius in whole km that reaches a place `km` away (radii are whole km); the engine
+    applies the exact rule afterwards. The read of instant candidates and the candidate index share it."""
+    return math.ceil(km - _REACH_SLACK_KM)
+
+
 @dataclass(frozen=True)
 class NearestPlaces:
     """The PC4 areas within a radius, nearest first (equal distances by PC4), as arrays: their

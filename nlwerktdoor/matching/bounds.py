@@ -339,7 +339,7 @@ class _Cutoffs:
         # A heap never holds more than a shortage has candidates (a refill's keep grows eightfold a round).
         self.capacity = (np.zeros(n_shortages, np.int64) if keep is None
                          else np.clip(keep, 0, n_candidates).astype(np.int64))
-        self.start = _offsets(self.capacity)
+        self.start = run_offsets(self.capacity)
 
     def no_heap(self) -> tuple[np.ndarray, np.ndarray]:
         """A thread's heaps before it cuts: none."""
@@ -509,7 +509,7 @@ class CandidateTable:
         self.day = np.fromiter((c.available_from.toordinal() for c in candidates), np.int64, n)
         self.skill_names = sorted(frozenset().union(*(c.skills for c in candidates)))
         number = dict(zip(self.skill_names, range(len(self.skill_names))))
-        self.skill_start = _offsets(np.fromiter((len(c.skills) for c in candidates), np.int64, n))
+        self.skill_start = run_offsets(np.fromiter((len(c.skills) for c in candidates), np.int64, n))
         self.held_skill = np.fromiter(map(number.__getitem__, chain.from_iterable(c.skills for c in candidates)),
                                       np.int32, int(self.skill_start[-1]))
         self.cert_sets, self.cert_set = _numbered(c.certificates for c in candidates)
@@ -526,8 +526,8 @@ class CandidateTable:
         for name in ("lat", "lon", "radius", "level", "day", "cert_set", "wish_set", "occupation"):
             setattr(part, name, getattr(self, name)[positions])
         counts = np.diff(self.skill_start)[positions]
-        part.skill_start = _offsets(counts)
-        part.held_skill = self.held_skill[_ranges(self.skill_start[positions], counts)]
+        part.skill_start = run_offsets(counts)
+        part.held_skill = self.held_skill[concatenated_ranges(self.skill_start[positions], counts)]
         part.skill_names, part.cert_sets, part.wish_sets = self.skill_names, self.cert_sets, self.wish_sets
         return part
 
@@ -563,7 +563,7 @@ class _CandidateArrays:
         self.exact_owner, self.exact_cols = owner[by_id], column_of[by_id]
         holds = [[(skills.group[key], index.commonness(skill, settings)) for key in index.holds(skill)
                   if key in skills.group] for skill in distinct]
-        hold_start = _offsets([len(h) for h in holds])
+        hold_start = run_offsets([len(h) for h in holds])
         hold_group = np.array([g for h in holds for g, _ in h], np.int64)
         hold_common = np.array([a for h in holds for _, a in h], np.float64)
         skill_start = table.skill_start
@@ -586,7 +586,7 @@ class _CandidateArrays:
         table = np.zeros((len(rows), self.families), np.int64)
         starts = self.family_ptr[rows]
         counts = self.family_ptr[rows + 1] - starts
-        entry = _ranges(starts, counts)
+        entry = concatenated_ranges(starts, counts)
         table[np.repeat(np.arange(len(rows)), counts), self.family_ids[entry]] = self.family_count[entry]
         return table
 
@@ -1318,14 +1318,14 @@ def _reuse_limit_applies(settings: MatchSettings) -> bool:
             and settings.credits_never_rise)
 
 
-def _offsets(counts) -> np.ndarray:
+def run_offsets(counts) -> np.ndarray:
     """Where each of consecutive runs of these lengths starts, and the end (CSR offsets)."""
     start = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(np.asarray(counts, np.int64), out=start[1:])
     return start
 
 
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def concatenated_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The concatenation of arange(start, start + count) for each pair, without a Python loop."""
     total = int(counts.sum())
     if total == 0:

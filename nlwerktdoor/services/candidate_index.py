@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 import sys
 import threading
@@ -39,9 +38,10 @@ import numpy as np
 import sqlalchemy as sa
 from flask import current_app
 
+from .. import reference
 from ..extensions import db
 from ..matching import MatchSettings, ShortageIn
-from ..matching.bounds import SkillGains
+from ..matching.bounds import SkillGains, concatenated_ranges, run_offsets
 from ..models import CandidateIndexBuild, StaffListing, WorkerProfile
 from ..models.database import utcnow
 
@@ -51,9 +51,8 @@ KINDS = ("worker", "listing")
 _MODELS = {"worker": WorkerProfile, "listing": StaffListing}
 _ARRAYS = ("ids", "place", "radius", "available", "certificates", "wishes", "skill_starts", "skills")
 _BATCH = 10_000
-# The same slack as services.matching._within_reach (km) and a further relative slack on the gains:
-# numpy sums the gains in another order than SkillGains.may_pass, so the last bits may differ.
-_REACH_SLACK_KM = 1e-9
+# A further relative slack on the gains: numpy sums them in another order than SkillGains.may_pass,
+# so the last bits may differ.
 _GAINS_SLACK = 1e-9
 # Bit masks hold up to 64 distinct certificates or sectors; with more, that filter is left to the read.
 _MASK_BITS = 64
@@ -90,21 +89,21 @@ class CandidateIndex:
     def could_pass(self, kind: str, near: dict[str, float], shortage: ShortageIn, settings: MatchSettings,
                    gains: SkillGains | None) -> np.ndarray:
         """Ids of the postings of `kind` (as the index holds them) that `shortage` could take: within
-        reach (the rule of services.matching._within_reach over `near`, PC4 -> km), available in time,
-        holding its certificates, wishing its sector or any (workers), and whose skills' gains reach
-        what it needs (`gains`; None: not bounded)."""
+        reach (reference.whole_km_to_reach over `near`, PC4 -> km, as services.matching._within_reach),
+        available in time, holding its certificates, wishing its sector or any (workers), and whose
+        skills' gains reach what it needs (`gains`; None: not bounded)."""
         postings = self.postings[kind]
         codes, need = [], []
         for area, km in near.items():
             code = self.places.get(area)
             if code is not None:
                 codes.append(code)
-                need.append(math.ceil(km - _REACH_SLACK_KM))
+                need.append(reference.whole_km_to_reach(km))
         if not codes or not len(postings):
             return np.zeros(0, np.int64)
         codes_array = np.asarray(codes, np.int64)
         starts, stops = postings.place_starts[codes_array], postings.place_starts[codes_array + 1]
-        rows = _ranges(starts, stops)
+        rows = concatenated_ranges(starts, stops - starts)
         keep = postings.radius[rows] >= np.repeat(np.asarray(need, np.int32), stops - starts)
         latest = (shortage.start_date + timedelta(days=settings.availability_grace_days)).toordinal()
         keep &= postings.available[rows] <= latest
@@ -130,24 +129,13 @@ class CandidateIndex:
             if code is not None:
                 by_code[code] = gain
         starts, stops = postings.skill_starts[rows], postings.skill_starts[rows + 1]
-        values = by_code[postings.skills[_ranges(starts, stops)]]
-        sums = np.zeros(len(rows))
         lengths = stops - starts
+        values = by_code[postings.skills[concatenated_ranges(starts, lengths)]]
+        sums = np.zeros(len(rows))
         filled = lengths > 0
         if len(values):
-            offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-            sums[filled] = np.add.reduceat(values, offsets[filled])
+            sums[filled] = np.add.reduceat(values, run_offsets(lengths)[:-1][filled])
         return sums
-
-
-def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """The concatenation of range(start, stop) for each pair, as one int64 array."""
-    lengths = (stops - starts).astype(np.int64)
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, np.int64)
-    shift = np.repeat(starts.astype(np.int64) - (np.cumsum(lengths) - lengths), lengths)
-    return shift + np.arange(total, dtype=np.int64)
 
 
 # --- building ----------------------------------------------------------------------------------------
@@ -268,8 +256,8 @@ def _by_place(postings: Postings, vocab: _Vocabulary) -> Postings:
         ids=postings.ids[order], place=postings.place[order], radius=postings.radius[order],
         available=postings.available[order], certificates=postings.certificates[order],
         wishes=postings.wishes[order],
-        skill_starts=np.concatenate(([0], np.cumsum(stops - starts))).astype(np.int64),
-        skills=postings.skills[_ranges(starts, stops)],
+        skill_starts=run_offsets(stops - starts),
+        skills=postings.skills[concatenated_ranges(starts, stops - starts)],
     )
     moved.place_starts = np.searchsorted(moved.place, np.arange(len(vocab.places) + 1), side="left").astype(np.int64)
     return moved

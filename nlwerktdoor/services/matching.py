@@ -4,7 +4,6 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
-import math
 import sys
 import zlib
 from datetime import datetime, timedelta
@@ -507,9 +506,6 @@ def _shared_set(text: str | None) -> frozenset:
     return kept
 
 
-_REACH_SLACK_KM = 1e-9
-
-
 def _within_reach(model, near: dict[str, float]):
     """SQL: the posting lies in one of the `near` areas and its own radius reaches that far.
 
@@ -520,7 +516,7 @@ def _within_reach(model, near: dict[str, float]):
     the engine's never leaves out a candidate the engine would take. The engine applies the exact rule."""
     by_km: dict[int, list[str]] = {}
     for area, km in near.items():
-        by_km.setdefault(math.ceil(km - _REACH_SLACK_KM), []).append(area)
+        by_km.setdefault(reference.whole_km_to_reach(km), []).append(area)
     if not by_km:
         return sa.false()
     return sa.or_(*(sa.and_(model.pc4.in_(areas), model.max_distance_km >= km) for km, areas in sorted(by_km.items())))
