@@ -137,6 +137,21 @@ def test_the_index_turns_away_by_place_radius_dates_certificates_and_wishes(db, 
     assert not len(index.could_pass("worker", near, unheard_of, MatchSettings(), None))
 
 
+def test_a_place_only_listings_have_is_in_the_index_for_both_kinds(db, index_dir):
+    """Listings are read after workers: a place where only a listing is (here 3431, and 3512 only a worker)
+    gets its code then, and both kinds' arrays still cover it (the 20k bench data had such places)."""
+    worker = make_worker(occupation="healthcare assistant", pc4="3512")
+    listing = make_listing(make_employer(side="shrinking").organisation, occupation="healthcare assistant",
+                           pc4="3431")
+    candidate_index.build()
+    index, _ = candidate_index.current()
+    shortage = ShortageIn(0, "care", 52.09, 5.12, 30, (), (), frozenset(), date(2026, 12, 15))
+    near = reference.places_within("3511", 30)
+    assert {"3431", "3512"} <= set(near)
+    assert index.could_pass("worker", near, shortage, MatchSettings(), None).tolist() == [worker.id]
+    assert index.could_pass("listing", near, shortage, MatchSettings(), None).tolist() == [listing.id]
+
+
 def test_posting_a_shortage_matches_the_same_with_the_index(app, db, index_dir, monkeypatch):
     """match_shortage_now with an index: the same matches and scores as without, including a worker who
     became a fit after the build."""

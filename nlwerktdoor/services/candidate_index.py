@@ -152,7 +152,11 @@ def build() -> CandidateIndexBuild:
     read_at = utcnow()
     token = uuid.uuid4().hex
     vocab = _Vocabulary()
-    postings = {kind: _read(kind, vocab) for kind in KINDS}
+    read = {kind: _read(kind, vocab) for kind in KINDS}
+    # Sorted once every kind is read: place_starts covers every place code, including those only a
+    # later kind brought (a listing where no worker lives).
+    postings = {kind: _by_place(rows, vocab) for kind, rows in read.items()}
+    del read
     db.session.rollback()  # the read's transaction; the write below is short
     root = index_dir()
     target = root / token
@@ -228,12 +232,12 @@ def _read(kind: str, vocab: _Vocabulary) -> Postings:
         wishes.append(_mask(masks, vocab, "sectors", row.desired_sectors) if kind == "worker" else 0)
         skills.extend(codes)
         skill_starts.append(len(skills))
-    return _by_place(Postings(
+    return Postings(
         ids=np.frombuffer(ids, np.int64), place=np.frombuffer(place, np.int32),
         radius=np.frombuffer(radius, np.int32), available=np.frombuffer(available, np.int32),
         certificates=np.frombuffer(certificates, np.uint64), wishes=np.frombuffer(wishes, np.uint64),
         skill_starts=np.frombuffer(skill_starts, np.int64), skills=np.frombuffer(skills, np.int32),
-    ), vocab)
+    )
 
 
 def _mask(masks: dict, vocab: _Vocabulary, kind: str, text: str | None) -> int:
