@@ -647,6 +647,31 @@ def test_an_instant_match_is_not_announced_to_a_worker_who_withdrew_since(employ
     assert db.session.scalar(sa.select(Match.announced_at)) is not None  # never announced later either
 
 
+def test_a_shortage_whose_instant_candidates_fail_is_saved_without_an_error_page(employer, login_as, client, db,
+                                                                                 monkeypatch, caplog):
+    """Posting and editing save the shortage first; if matching it at once then fails, the employer gets
+    the usual page, the shortage stays saved and the next run matches it."""
+    from nlwerktdoor.services import matching
+
+    def broken(shortage_id, now=None):
+        raise RuntimeError("index files gone")
+
+    monkeypatch.setattr(matching, "match_shortage_now", broken)
+    make_worker(occupation="healthcare assistant", pc4="3512", certificates=["VOG"])
+    login_as(employer)
+    response = post_new_shortage(client)
+    assert response.status_code == 302
+    (shortage,) = all_shortages(db)
+    assert client.get(response.headers["Location"]).status_code == 200
+    data = shortage_form(csrf_token=csrf_from(client, f"/tekorten/{shortage.id}/bewerken"), positions="3")
+    assert client.post(f"/tekorten/{shortage.id}/bewerken", data=data).status_code == 302
+    assert db.session.get(Shortage, shortage.id).positions == 3
+    assert "instant candidates for shortage" in caplog.text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Match)) == 0
+    monkeypatch.undo()
+    assert matching.run_matching().new_matches == 1
+
+
 def test_posting_while_a_run_is_going_does_not_wait_for_it(employer, login_as, client, db):
     """PostgreSQL: a matching run holds the run lock; posting skips the instant candidates (the
     next, incremental run finds the shortage) instead of waiting minutes for the lock."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +27,8 @@ from ..caching import public_seconds, remembered
 from ..extensions import db
 from ..models import Match, Organisation, Shortage, StaffListing, WorkerProfile
 from . import postings
+
+log = logging.getLogger(__name__)
 
 SIDE = "growing"
 PUBLIC_PER_PAGE = 20
@@ -108,11 +111,17 @@ def create_shortage(values: ShortageInput, acting_user) -> Shortage:
 
 
 def _candidates_now(shortage: Shortage) -> None:
-    """Its candidates at once, not at the next run (MATCH_ON_POST); the run emails both sides."""
+    """Its candidates at once, not at the next run (MATCH_ON_POST); the run emails both sides. The
+    shortage is saved by then: should matching fail, the employer still sees it saved (no error page),
+    and the next run finds its candidates."""
     if current_app.config.get("MATCH_ON_POST", True):
         from . import matching
 
-        matching.match_shortage_now(shortage.id)
+        try:
+            matching.match_shortage_now(shortage.id)
+        except Exception:  # noqa: BLE001 — as for an import (imports.py)
+            db.session.rollback()
+            log.exception("instant candidates for shortage %s failed; the next run matches it", shortage.id)
 
 
 def candidates_now_for_import(shortage_ids: list[int]) -> int:
