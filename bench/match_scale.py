@@ -112,11 +112,14 @@ def clear_results() -> None:
     db.session.commit()
 
 
-def time_instant_candidates(count: int, seed: int, keep_matches: bool = False) -> None:
+def time_instant_candidates(count: int, seed: int, keep_matches: bool = False, wide: bool = False) -> None:
     """Instant candidates (issue 4, item 5): `services.matching.match_shortage_now`, as posting or
     editing a shortage calls it, for `count` random open shortages of the database, each timed from
     the call to its commit; their matches are deleted afterwards (with `keep_matches`, only theirs:
-    the database's earlier matches, say of a national run, stay as a live platform has them)."""
+    the database's earlier matches, say of a national run, stay as a live platform has them).
+
+    `wide`: each is posted again as a copy that asks no certificate and offers training, the widest a
+    shortage gets (most candidates pass its hard rules); the copies are deleted afterwards."""
     import random
     import statistics
 
@@ -130,17 +133,41 @@ def time_instant_candidates(count: int, seed: int, keep_matches: bool = False) -
     last_earlier = db.session.scalar(sa.select(sa.func.max(Match.id))) or 0
     db.session.rollback()
     seconds, made = [], []
-    for shortage_id in random.Random(seed).sample(ids, min(count, len(ids))):
-        started = time.perf_counter()
-        made.append(service.match_shortage_now(shortage_id))
-        seconds.append(time.perf_counter() - started)
-    if keep_matches:
-        db.session.execute(sa.delete(Match).where(Match.id > last_earlier))
-        db.session.commit()
-    else:
-        clear_results()
+    chosen = random.Random(seed).sample(ids, min(count, len(ids)))
+    copies = [wide_copy(shortage_id) for shortage_id in chosen] if wide else []
+    try:
+        for shortage_id in copies or chosen:
+            started = time.perf_counter()
+            made.append(service.match_shortage_now(shortage_id))
+            seconds.append(time.perf_counter() - started)
+    finally:
+        db.session.rollback()
+        if keep_matches:
+            db.session.execute(sa.delete(Match).where(Match.id > last_earlier))
+            db.session.commit()
+        else:
+            clear_results()
+        if copies:
+            db.session.execute(sa.delete(Shortage).where(Shortage.id.in_(copies)))
+            db.session.commit()
     print(f"instant candidates:  median {statistics.median(seconds) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms "
           f"over {len(seconds)} shortages ({statistics.mean(made):.1f} candidates each on average)", flush=True)
+
+
+def wide_copy(shortage_id: int) -> int:
+    """A copy of a shortage that asks no certificate and offers training (committed); its id."""
+    import sqlalchemy as sa
+
+    from nlwerktdoor.extensions import db
+    from nlwerktdoor.models import Shortage
+
+    original = db.session.get(Shortage, shortage_id)
+    fields = {column.key: getattr(original, column.key) for column in sa.inspect(Shortage).column_attrs
+              if column.key not in ("id", "external_ref", "feed_item_id", "created_at", "updated_at")}
+    copy = Shortage(**{**fields, "certificates": [], "training_offered": True})
+    db.session.add(copy)
+    db.session.commit()
+    return copy.id
 
 
 @contextmanager
@@ -530,6 +557,9 @@ def main(argv=None) -> None:
                         help="with --instant: write the candidate index first (build: as the scheduler does, "
                              "timed; its files in a temporary directory), read without one (none: every row "
                              "near the shortage), or use what the database and CANDIDATE_INDEX_DIR hold (as-is)")
+    parser.add_argument("--wide", action="store_true",
+                        help="with --instant: post each chosen shortage again as a copy that asks no certificate "
+                             "and offers training (most candidates pass), and time those; the copies are deleted")
     parser.add_argument("--keep-matches", action="store_true",
                         help="with --instant --no-run: keep the database's matches (say, of a national run) "
                              "instead of deleting them first, as a live platform has them")
@@ -567,7 +597,7 @@ def main(argv=None) -> None:
         warm = time.perf_counter() - started
         if args.instant:
             with candidate_index_as(app, args.index):
-                time_instant_candidates(args.instant, args.seed, keep_matches=args.keep_matches)
+                time_instant_candidates(args.instant, args.seed, keep_matches=args.keep_matches, wide=args.wide)
         if args.no_run:
             return
         if args.dump_only:
