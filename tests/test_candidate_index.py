@@ -229,3 +229,114 @@ def test_the_index_sums_each_postings_gains_as_skill_gains_does(db, index_dir):
             expected = [sum(gains.gains.get(skill, 0.0) for skill in set(skills_of[int(i)])) for i in rows.ids]
             assert sums == pytest.approx(expected, rel=1e-12, abs=1e-15)
             assert sum(1 for value in expected if value > 0) > len(expected) // 2
+
+
+@pytest.mark.parametrize("first_round", [1, 3, 500])
+def test_instant_candidates_read_best_first_propose_as_if_every_row_were_read(app, db, index_dir, monkeypatch,
+                                                                                first_round):
+    """With an index, instant candidates read the candidates in rounds, best first by a bound of their
+    score, and stop once the shortage is full above every unread bound: after a run has filled many
+    candidates (one shortage each), new shortages get exactly what the engine proposes from every
+    candidate that could pass and every earlier match (full candidates passed over, listings by their
+    people, pairs made before never again), and some read fewer rows than could pass."""
+    from nlwerktdoor.matching import match
+
+    rng = random.Random(first_round)
+    monkeypatch.setitem(app.config, "MATCH_SHORTAGES_PER_CANDIDATE", 1)
+    # Every posting here is seconds old: without this, all would count as changed since the build.
+    monkeypatch.setitem(app.config, "MATCH_INCREMENTAL_MARGIN_SECONDS", 0)
+    monkeypatch.setattr(matching, "_FIRST_ROUND_ROWS", first_round)
+    _postings(rng, 160)
+    growing = make_employer().organisation
+    for _ in range(4):
+        make_shortage(growing, occupation=rng.choice(OCCUPATIONS), pc4=rng.choice(PLACES), positions=rng.randrange(1, 3),
+                      training_offered=True, certificates=[])
+    assert matching.run_matching().new_matches > 0
+    candidate_index.build()
+    make_worker(occupation="healthcare assistant", pc4="3512")  # after the build: read in the first round
+
+    rounds, read = [], []
+    best_first = matching._candidates_best_first
+
+    def counted(*args):
+        for more, ceiling in best_first(*args):
+            rounds[-1] += 1
+            read[-1] += len(more)
+            yield more, ceiling
+
+    monkeypatch.setattr(matching, "_candidates_best_first", counted)
+    settings = matching.match_settings()
+    read_fewer = several_rounds = 0
+    for _ in range(12):
+        shortage = make_shortage(growing, occupation=rng.choice(OCCUPATIONS), pc4="3511", max_distance_km=40,
+                                 positions=rng.randrange(1, 3), training_offered=rng.random() < 0.7, certificates=[],
+                                 nice_skills=essential_skills(rng.choice(OCCUPATIONS))[:3])
+        engine_shortage = next(s for s in matching._live_shortages() if s.id == shortage.id)
+        near = reference.places_within("3511", 40)
+        with monkeypatch.context() as plain:
+            plain.setattr(candidate_index, "current", lambda: None)
+            everyone = matching._live_candidates(datetime.now(timezone.utc), near=near, fitting=(engine_shortage, settings))
+        exclude, shortage_load, candidate_load = matching._earlier_matches()  # every earlier match
+        expected = match(everyone, [engine_shortage], matching.skill_index_from_reference(), settings,
+                         exclude=exclude, shortage_load=shortage_load, candidate_load=candidate_load)
+        rounds.append(0)
+        read.append(0)
+        assert matching.match_shortage_now(shortage.id) == len(expected)
+        made = sorted((m.worker_id or 0, m.listing_id or 0, m.score)
+                      for m in db.session.scalars(sa.select(Match).where(Match.shortage_id == shortage.id)))
+        assert made == sorted((int(p.candidate_key.split(":")[1]) if p.candidate_key.startswith("worker") else 0,
+                               int(p.candidate_key.split(":")[1]) if p.candidate_key.startswith("listing") else 0,
+                               p.score) for p in expected)
+        read_fewer += read[-1] < len(everyone)
+        several_rounds += rounds[-1] > 1
+    if first_round < 500:
+        assert read_fewer and several_rounds, (rounds, read)
+
+
+def test_score_ceilings_are_never_below_the_score(db):
+    """bounds.score_ceilings from a candidate's gains, distance, radius and availability is at least the
+    engine's score, for random candidates and shortages (the rounds of instant candidates rely on it)."""
+    from nlwerktdoor.matching import CandidateIn
+    from nlwerktdoor.matching.bounds import best_credits, nice_skills, score_ceilings, skill_gains
+
+    rng = random.Random(5)
+    index = matching.skill_index_from_reference()
+    settings = MatchSettings()
+    checked, tightest = 0, 1.0
+    for _ in range(300):
+        occupation = rng.choice(OCCUPATIONS)
+        shortage = ShortageIn(1, "care", 52.09, 5.12, rng.choice((10, 30, 50)), tuple(essential_skills(occupation)),
+                              tuple(essential_skills(rng.choice(OCCUPATIONS))[:3]) if rng.random() < 0.5 else (),
+                              frozenset(), date(2026, 12, 1), training_offered=rng.random() < 0.5,
+                              skill_level=rng.choice((0, 1, 2, 3, 4)))
+        gains = skill_gains(shortage, index, settings)
+        skills = frozenset(_skills(rng, rng.choice(OCCUPATIONS)))
+        lat, lon = 52.09 + rng.uniform(-0.3, 0.3), 5.12 + rng.uniform(-0.4, 0.4)
+        candidate = CandidateIn("worker:1", lat, lon, rng.choice((10, 25, 60)), skills, frozenset(), frozenset(),
+                                date(2026, 11, 1) + timedelta(days=rng.randrange(60)), 1, rng.choice((0, 1, 2, 3)))
+        distance = rules.distance_km(lat, lon, shortage.lat, shortage.lon)
+        limit = min(candidate.max_distance_km, shortage.max_distance_km)
+        if distance > limit or not rules.passes_logistics(candidate, shortage, settings):
+            continue
+        proposal = rules._score(candidate, shortage, index, settings, distance, limit)
+        if proposal is None:
+            continue
+        asked = index.asked(shortage.required_skills, settings)
+
+        def most(values, width):  # per asked skill the best of the candidate's skills, summed
+            rows = [values[skill] for skill in skills if skill in values]
+            return float(np.max(rows, axis=0).sum()) if rows else 0.0
+
+        # As the index: the lower of the best credits summed and the gains (which count the reuse limit).
+        covered = min(most(best_credits(asked.skills, asked.weights, index, settings), len(asked.skills)),
+                      sum(gains.gains.get(skill, 0.0) for skill in skills))
+        nice = nice_skills(shortage, index, settings)
+        (ceiling,) = score_ceilings(shortage, index, settings, np.array([covered]),
+                                    np.array([most(best_credits(*nice, index, settings), len(nice[0]))]),
+                                    np.array([distance]), np.array([candidate.max_distance_km]),
+                                    np.array([candidate.available_from.toordinal()]))
+        assert proposal.score <= ceiling, (proposal, ceiling)
+        tightest = min(tightest, ceiling - proposal.score)
+        checked += 1
+    assert checked > 50
+    assert tightest < 0.01  # some ceilings are (nearly) reached: the bound is not just loose

@@ -1,4 +1,5 @@
 """A matching run against the database: who takes part, what is stored, and that a rerun adds nothing."""
+import dataclasses
 from datetime import date, datetime, timezone
 
 import pytest
@@ -345,66 +346,38 @@ def test_an_edited_shortage_counts_each_of_its_matches_once(app, db, growing):
         app.config.pop("MATCH_CANDIDATES_PER_POSITION", None)
 
 
-@pytest.mark.parametrize("read_ahead", [1, 4])
-def test_instant_candidates_read_few_candidates_matches_and_propose_as_with_all(app, db, growing, shrinking,
-                                                                             monkeypatch, read_ahead):
-    """After a run has filled many candidates (one shortage each), new shortages matched at once read
-    the earlier matches of only some of the candidates that could pass, and propose exactly what the
-    engine proposes knowing every earlier match: full candidates passed over, listings by their places,
-    pairs made before never again."""
-    import random
-    from nlwerktdoor.matching import match
-
-    from .factories import essential_skills
-
-    rng = random.Random(read_ahead)
-    occupations = ("healthcare assistant", "flight attendant", "waiter", "shop assistant", "cook")
-    monkeypatch.setitem(app.config, "MATCH_SHORTAGES_PER_CANDIDATE", 1)
-    monkeypatch.setattr(matching, "_INSTANT_READ_AHEAD", read_ahead)
-    for n in range(80):
-        occupation = rng.choice(occupations)
-        common = dict(occupation=occupation, pc4=rng.choice(("1011", "1012", "1013", "1015")), max_distance_km=30,
-                      skills=rng.sample(essential_skills(occupation), len(essential_skills(occupation)) - 1))
-        if n % 5 == 4:
-            make_listing(shrinking, count=rng.randrange(1, 4), **common)
-        else:
-            make_worker(**common)
-    for _ in range(4):
-        make_shortage(growing, occupation=rng.choice(occupations), positions=rng.randrange(1, 3), training_offered=True)
-    assert matching.run_matching().new_matches > 0
-
-    read_for = []
-    earlier = matching._earlier_matches
-    monkeypatch.setattr(matching, "_earlier_matches",
-                        lambda **kw: read_for.append(kw.get("candidate_keys")) or earlier(**kw))
-    now = datetime.now(timezone.utc)
+def test_instant_candidates_read_on_while_an_unread_candidate_could_still_come_first(db, growing, monkeypatch):
+    """The rounds of instant candidates (_proposals_for_one) stop only when the shortage is full and
+    every proposal scores above the highest bound of the rows not read: here the first round fills it
+    (three places) with a candidate far away, while the bound of the unread one, near, is above that
+    score; the next round reads it and it takes the far one's place."""
+    shortage = make_shortage(growing, pc4="3511", max_distance_km=50)  # one position: three places
+    near = [make_worker(occupation="healthcare assistant", pc4="3512") for _ in range(3)]
+    far = make_worker(occupation="healthcare assistant", pc4="3824")  # Amersfoort, some 20 km
+    engine_shortage = next(s for s in matching._live_shortages() if s.id == shortage.id)
     settings = matching.match_settings()
-    asked_again = read_fewer = 0
+    everyone = matching._live_candidates(datetime.now(timezone.utc),
+                                         near=matching.reference.places_within("3511", 50),
+                                         fitting=(engine_shortage, settings))
+    by_key = {c.key: c for c in everyone}
+    first = [by_key[f"worker:{w.id}"] for w in (near[0], near[1], far)]
+    later = [by_key[f"worker:{near[2].id}"]]
+    roomy = dataclasses.replace(engine_shortage, open_positions=10)  # every candidate's score
+    scores = {p.candidate_key: p.score for p in matching.match(
+        everyone, [roomy], matching.skill_index_from_reference(), settings)}
+    assert scores[later[0].key] > scores[first[2].key]
+    rounds = []
 
-    def ids_of(key):
-        kind, _, row_id = key.partition(":")
-        return (int(row_id), 0) if kind == "worker" else (0, int(row_id))
+    def two_rounds(*args):
+        rounds.append(1)
+        yield first, scores[later[0].key] + 0.001  # a true bound of the unread one
+        rounds.append(2)
+        yield later, None
 
-    for _ in range(6):
-        shortage = make_shortage(growing, occupation=rng.choice(occupations), positions=rng.randrange(1, 4),
-                                 training_offered=True)
-        engine_shortage = next(s for s in matching._live_shortages() if s.id == shortage.id)
-        nearby = matching.reference.places_within(shortage.pc4, shortage.max_distance_km)
-        candidates = matching._live_candidates(now, near=nearby, fitting=(engine_shortage, settings))
-        exclude, shortage_load, candidate_load = earlier()  # everything
-        expected = match(candidates, [engine_shortage], matching.skill_index_from_reference(), settings,
-                         exclude=exclude, shortage_load=shortage_load, candidate_load=candidate_load)
-        read_for.clear()
-        assert matching.match_shortage_now(shortage.id) == len(expected)
-        made = sorted((m.worker_id or 0, m.listing_id or 0, m.score) for m in all_matches(db)
-                      if m.shortage_id == shortage.id)
-        assert made == sorted((*ids_of(p.candidate_key), p.score) for p in expected)
-        loads_read = {key for keys in read_for if keys for key in keys}
-        read_fewer += len(loads_read) < len(candidates)
-        asked_again += sum(1 for keys in read_for if keys) > 1
-    assert read_fewer, "every shortage read every candidate's matches"
-    if read_ahead == 1:
-        assert asked_again, "no shortage needed a second read ahead: the test does not reach the loop"
+    monkeypatch.setattr(matching, "_candidates_best_first", two_rounds)
+    proposals, read = matching._proposals_for_one(engine_shortage, {}, settings, datetime.now(timezone.utc))
+    assert rounds == [1, 2] and len(read) == 4
+    assert sorted(p.candidate_key for p in proposals) == sorted(f"worker:{w.id}" for w in near)
 
 
 def test_instant_candidates_read_with_the_cycle_collector_off(db, growing, monkeypatch):

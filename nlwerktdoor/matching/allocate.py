@@ -405,6 +405,18 @@ def allocate_under_caps(
     return chosen
 
 
+def places_left(shortage: ShortageIn, proposals: Iterable[Proposal], candidates: Iterable[CandidateIn],
+                settings: MatchSettings, shortage_load: Mapping[int, int] | None = None) -> int:
+    """Places `shortage` has left under its cap once its `proposals` (best first) are taken, counted as
+    allocate_under_caps counts them: a listing fills up to its people, never more than are left."""
+    _, shortage_left, capacity = _room(list(candidates), [shortage], settings, shortage_load, None)
+    places = shortage_left[shortage.id]
+    for proposal in proposals:
+        if proposal.shortage_id == shortage.id and places > 0:
+            places -= min(capacity[proposal.candidate_key], places)
+    return places
+
+
 def _rank(p: Proposal):
     return (-p.score, p.candidate_key, p.shortage_id)
 

@@ -255,6 +255,69 @@ def skill_gains(shortage: ShortageIn, index: SkillIndex, settings: MatchSettings
     return SkillGains(gains, needed * (1.0 - _GAINS_SLACK))
 
 
+def best_credits(skills: Sequence[str], weights: Sequence[float], index: SkillIndex,
+                 settings: MatchSettings) -> dict[str, np.ndarray]:
+    """For each skill a candidate may hold: what it could add, per asked skill (in the order of
+    `skills`), to the covered weight: the weight where it is that skill, weight x credit where it
+    can cover it (SkillIndex.coverers). The most a candidate covers is then, per asked skill, the
+    best of its skills' values, summed: rules._score's first bound without the level step, which
+    only lowers it (score_ceilings)."""
+    values: dict[str, np.ndarray] = {}
+    for column, (skill, weight) in enumerate(zip(skills, weights)):
+        for by, credit in ((skill, 1.0), *index.coverers(skill, settings).items()):
+            row = values.get(by)
+            if row is None:
+                row = values[by] = np.zeros(len(skills))
+            row[column] = max(row[column], weight * credit)
+    return values
+
+
+def score_ceilings(shortage: ShortageIn, index: SkillIndex, settings: MatchSettings, covered: np.ndarray,
+                   nice_covered: np.ndarray, distance_km: np.ndarray, radius_km: np.ndarray,
+                   available: np.ndarray) -> np.ndarray | None:
+    """Upper bounds of rules._score for one shortage and many candidates, from what a candidate index
+    holds of each: `covered` and `nice_covered`, bounds of the weight of the required and of the
+    nice-to-have skills it covers (best_credits summed), its distance in km (up to a metre under the
+    engine's), its own radius and its availability (date ordinals). Every part of the score at its
+    most: the shares at covered / total, the reach factor at 1, nearness and readiness as they are.
+    None when a part could exceed that (a level factor above 1, a negative weight).
+
+    Instant candidates read the candidates best first by this bound and stop once the shortage is
+    full with scores above any unread bound (services/matching._proposals_for_one)."""
+    weights = (settings.weight_coverage, settings.weight_nice, settings.weight_distance, settings.weight_reach,
+               settings.weight_availability)
+    if settings.level_score_factor > 1.0 or min(weights) < 0:
+        return None
+    asked = index.asked(shortage.required_skills, settings)
+    share = np.minimum(1.0, np.asarray(covered, float) / asked.total) if asked.total else np.ones(len(covered))
+    nice_asked = nice_skills(shortage, index, settings)
+    nice_total = sum(nice_asked[1])
+    nice = np.minimum(1.0, np.asarray(nice_covered, float) / nice_total) if nice_total else 0.0
+    limit = np.minimum(np.asarray(radius_km, float), shortage.max_distance_km)
+    distance = np.maximum(np.asarray(distance_km, float) - _CEILING_DISTANCE_SLACK_KM, 0.0)
+    nearness = np.where(limit > 0, 1.0 - distance / np.where(limit > 0, limit, 1.0), 1.0)
+    grace = max(settings.availability_grace_days, 1)
+    days_late = np.asarray(available, float) - shortage.start_date.toordinal()
+    readiness = np.clip((grace - days_late) / (2 * grace), 0.0, 1.0)
+    level = min(max(shortage.skill_level, 1), 4) if shortage.skill_level else 1
+    entry = min(1.0, max(0.0, 1.0 - settings.level_ease * (level - 1) / 3))
+    score = (settings.weight_coverage * share + settings.weight_nice * nice + settings.weight_distance * nearness
+             + settings.weight_reach * entry + settings.weight_availability * readiness)
+    # The score is rounded to six decimals (up by at most half a unit) and summed in another order.
+    return np.minimum(1.0, score) * (1.0 + _CEILING_SLACK) + _CEILING_SLACK
+
+
+def nice_skills(shortage: ShortageIn, index: SkillIndex, settings: MatchSettings) -> tuple[tuple[str, ...], list]:
+    """The nice-to-have skills that count (not also required) and their weights, as rules._score has them."""
+    members = index.asked(shortage.required_skills, settings).members
+    nice = tuple(skill for skill in dict.fromkeys(shortage.nice_skills) if skill not in members)
+    return nice, [index.weight(skill, settings) for skill in nice]
+
+
+_CEILING_DISTANCE_SLACK_KM = 1e-3
+_CEILING_SLACK = 1e-6
+
+
 # Pairs are cut down to `keep` per shortage only once a thread's share (and then the whole) holds more
 # than this many: a national run keeps memory for the pairs of a few hundred blocks, not of all of
 # them, while a run of 100k x 20k (4.9 million pairs) keeps every pair and never needs more.

@@ -17,6 +17,12 @@ every row changed since the build (updated_at, with the incremental run's margin
 of the plain read; the engine decides as before. The index is only ever a superset of what the plain read
 keeps, so the matches are the same (tests/test_candidate_index.py).
 
+A shortage that asks no certificate and offers training still lets tens of thousands through
+(80,000 near a city), of which it proposes a few. So the index also ranks them by an upper bound of
+their score (`ranked`: per required and nice-to-have skill the best credit a posting's skills give,
+its distance and its availability; bounds.score_ceilings), and instant candidates read them best
+first, a round at a time, until no unread one could still come first (services/matching._proposals_for_one).
+
 Files are kept per build token in CANDIDATE_INDEX_DIR; a process uses them only when their token
 is the newest row of `candidate_index_builds` of its own database. Without an index (a fresh
 install, another machine without the files, SQLite in tests), instant candidates read as before.
@@ -41,7 +47,9 @@ from flask import current_app
 from .. import reference
 from ..extensions import db
 from ..matching import MatchSettings, ShortageIn
-from ..matching.bounds import SkillGains, concatenated_ranges, run_offsets
+from ..matching import SkillIndex
+from ..matching.bounds import (SkillGains, best_credits, concatenated_ranges, nice_skills, run_offsets,
+                               score_ceilings)
 from ..models import CandidateIndexBuild, StaffListing, WorkerProfile
 from ..models.database import utcnow
 
@@ -54,6 +62,8 @@ _BATCH = 10_000
 # A further relative slack on the gains: numpy sums them in another order than SkillGains.may_pass,
 # so the last bits may differ.
 _GAINS_SLACK = 1e-9
+# Rows whose skills are weighed against a shortage's at a time (CandidateIndex._covered): a few MB.
+_COVER_ROWS = 4096
 # Bit masks hold up to 64 distinct certificates or sectors; with more, that filter is left to the read.
 _MASK_BITS = 64
 
@@ -78,6 +88,15 @@ class Postings:
 
 
 @dataclass
+class Ranked:
+    """Postings of both kinds, best first by an upper bound of their score for one shortage."""
+
+    kinds: np.ndarray  # int8, position in KINDS
+    ids: np.ndarray  # int64
+    ceilings: np.ndarray  # float64, highest first
+
+
+@dataclass
 class CandidateIndex:
     token: str
     places: dict[str, int]
@@ -93,33 +112,105 @@ class CandidateIndex:
         available in time, holding its certificates, wishing its sector or any (workers), and whose
         skills' gains reach what it needs (`gains`; None: not bounded)."""
         postings = self.postings[kind]
-        codes, need = [], []
+        rows, _km, _sums = self._passing(kind, near, shortage, settings, gains)
+        return np.asarray(postings.ids[rows], np.int64)
+
+    def ranked(self, near: dict[str, float], shortage: ShortageIn, settings: MatchSettings, gains: SkillGains,
+               index: SkillIndex) -> Ranked | None:
+        """The postings of both kinds that could pass (could_pass), best first by an upper bound of
+        their score (bounds.score_ceilings); None when the score cannot be bounded so."""
+        asked = index.asked(shortage.required_skills, settings)
+        required = self._credit_table(best_credits(asked.skills, asked.weights, index, settings), len(asked.skills))
+        nice = self._credit_table(best_credits(*nice_skills(shortage, index, settings), index, settings), None)
+        kinds, ids, ceilings = [], [], []
+        for number, kind in enumerate(KINDS):
+            postings = self.postings[kind]
+            rows, km, sums = self._passing(kind, near, shortage, settings, gains)
+            # The gains bound the covered weight too: the lower of the two holds.
+            covered = np.minimum(sums, self._covered(postings, rows, required))
+            found = score_ceilings(shortage, index, settings, covered, self._covered(postings, rows, nice), km,
+                                   postings.radius[rows], postings.available[rows])
+            if found is None:
+                return None
+            kinds.append(np.full(len(rows), number, np.int8))
+            ids.append(np.asarray(postings.ids[rows], np.int64))
+            ceilings.append(found)
+        kinds, ids, ceilings = np.concatenate(kinds), np.concatenate(ids), np.concatenate(ceilings)
+        order = np.lexsort((ids, kinds, -ceilings))
+        return Ranked(kinds=kinds[order], ids=ids[order], ceilings=ceilings[order])
+
+    def _passing(self, kind: str, near: dict[str, float], shortage: ShortageIn, settings: MatchSettings,
+                 gains: SkillGains | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """could_pass as rows of the kind's arrays, with each row's distance (km, as `near` has it) and
+        the sum of its skills' gains (None without `gains`)."""
+        postings = self.postings[kind]
+        codes, need, distances = [], [], []
         for area, km in near.items():
             code = self.places.get(area)
             if code is not None:
                 codes.append(code)
                 need.append(reference.whole_km_to_reach(km))
+                distances.append(km)
+        nothing = np.zeros(0, np.int64), np.zeros(0), (np.zeros(0) if gains is not None else None)
         if not codes or not len(postings):
-            return np.zeros(0, np.int64)
+            return nothing
         codes_array = np.asarray(codes, np.int64)
         starts, stops = postings.place_starts[codes_array], postings.place_starts[codes_array + 1]
         rows = concatenated_ranges(starts, stops - starts)
+        km = np.repeat(np.asarray(distances, float), stops - starts)
         keep = postings.radius[rows] >= np.repeat(np.asarray(need, np.int32), stops - starts)
         latest = (shortage.start_date + timedelta(days=settings.availability_grace_days)).toordinal()
         keep &= postings.available[rows] <= latest
         if self.certificates is not None and shortage.certificates:
             if any(name not in self.certificates for name in shortage.certificates):
-                return np.zeros(0, np.int64)  # nobody in the index holds it
+                return nothing  # nobody in the index holds it
             asked = np.uint64(sum(1 << self.certificates[name] for name in shortage.certificates))
             keep &= (postings.certificates[rows] & asked) == asked
         if kind == "worker" and self.sectors is not None:
             wishes = postings.wishes[rows]
             bit = self.sectors.get(shortage.sector)
             keep &= (wishes == 0) if bit is None else ((wishes == 0) | ((wishes & np.uint64(1 << bit)) != 0))
-        rows = rows[keep]
-        if gains is not None and len(rows):
-            rows = rows[self._gains(postings, rows, gains) >= gains.needed * (1.0 - _GAINS_SLACK)]
-        return np.asarray(postings.ids[rows], np.int64)
+        rows, km = rows[keep], km[keep]
+        if gains is None:
+            return rows, km, None
+        sums = self._gains(postings, rows, gains) if len(rows) else np.zeros(0)
+        keep = sums >= gains.needed * (1.0 - _GAINS_SLACK)
+        return rows[keep], km[keep], sums[keep]
+
+    def _credit_table(self, values: dict[str, np.ndarray], width: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """best_credits by skill code: per code its row in a table (-1: adds nothing), and the table."""
+        width = len(next(iter(values.values()))) if width is None and values else (width or 0)
+        row_of = np.full(len(self.skills) + 1, -1, np.int64)
+        table = np.zeros((len(values) + 1, width))
+        for number, (skill, row) in enumerate(values.items()):
+            code = self.skills.get(skill)
+            if code is not None:
+                row_of[code] = number
+                table[number] = row
+        return row_of, table
+
+    def _covered(self, postings: Postings, rows: np.ndarray, credits: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Per row, the most its skills can cover (best_credits: per asked skill the best, summed), in
+        slices of rows so that the table of their skills by asked skills stays small."""
+        row_of, table = credits
+        covered = np.zeros(len(rows))
+        if not table.shape[1]:
+            return covered
+        for first in range(0, len(rows), _COVER_ROWS):
+            part = rows[first:first + _COVER_ROWS]
+            starts, stops = postings.skill_starts[part], postings.skill_starts[part + 1]
+            lengths = stops - starts
+            found = row_of[postings.skills[concatenated_ranges(starts, lengths)]]
+            owner = np.repeat(np.arange(len(part)), lengths)
+            useful = found >= 0
+            found, owner = found[useful], owner[useful]
+            if not len(found):
+                continue
+            # Entries come in row order: the best per asked skill of each row's run, then summed.
+            heads = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            best = np.maximum.reduceat(table[found], heads, axis=0)
+            covered[first + owner[heads]] = best.sum(axis=1)
+        return covered
 
     def _gains(self, postings: Postings, rows: np.ndarray, gains: SkillGains) -> np.ndarray:
         """Per row, the sum of its skills' gains (SkillGains.may_pass, vectorised)."""

@@ -6,7 +6,6 @@ import json
 import logging
 import sys
 import zlib
-from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -19,6 +18,7 @@ from .. import reference
 from ..extensions import db
 from ..matching import (CandidateIn, Changes, MatchSettings, ShortageIn, SkillIndex, SkillInfo, collector_paused,
                         isco_skill_level, match)
+from ..matching.allocate import places_left
 from ..matching.bounds import skill_gains
 from ..models import Match, MatchRun, Organisation, Shortage, StaffListing, User, WorkerProfile
 from ..models.database import utcnow
@@ -254,52 +254,77 @@ def _match_shortage_now(shortage_id: int, now: datetime) -> int:
         db.session.rollback()
         return 0
     nearby = reference.places_within(db.session.get(Shortage, shortage_id).pc4, shortage.max_distance_km)
-    settings = match_settings()
-    candidates = _live_candidates(now, near=nearby, fitting=(shortage, settings))
-    proposals = _proposals_for_one(shortage, candidates, settings)
+    proposals, candidates = _proposals_for_one(shortage, nearby, match_settings(), now)
     available_from = {c.key: c.available_from for c in candidates}
     _insert_matches(proposals, {shortage.id: shortage}, available_from, created_at=now)
     db.session.commit()
     return len(proposals)
 
 
-# Instant candidates first rank this many times a shortage's places, to read the earlier matches of
-# those candidates in one go (_proposals_for_one).
-_INSTANT_READ_AHEAD = 4
+# Instant candidates read the candidates an index ranks first in rounds of this many rows, then four
+# times as many each round (_proposals_for_one).
+_FIRST_ROUND_ROWS = 2000
 
 
-def _proposals_for_one(shortage: ShortageIn, candidates: list[CandidateIn], settings: MatchSettings) -> list:
-    """The engine's proposals for one shortage (instant candidates), reading the earlier matches of
-    only the candidates it could propose instead of every candidate that could pass: for a shortage
-    that asks no certificate and offers training near a city, 18,900 candidates pass, and reading
-    their matches took 0.47 s of its 1.4 s after a national run.
+def _proposals_for_one(shortage: ShortageIn, near: dict[str, float], settings: MatchSettings,
+                       now: datetime) -> tuple[list, list[CandidateIn]]:
+    """The engine's proposals for one shortage (instant candidates), and the candidates read for them.
 
-    A candidate's own earlier matches count only through its load (may it take one more?); its pair
-    with this shortage comes with the shortage's matches. For one shortage the engine takes the
-    candidates in order of score while places are left, passing over excluded pairs and full
-    candidates, so a candidate whose load was not read (counted as empty) can only be taken wrongly,
-    never passed over wrongly. Hence: rank with room for _INSTANT_READ_AHEAD times the places, read
-    the loads of the ranked, match; again, reading further ahead, until every candidate proposed had
-    its load read. Then the proposals are those with every load read: up to the moment the places
-    run out the engine met only candidates whose loads it knew."""
+    A shortage that asks no certificate and offers training lets some 80,000 candidates near a city
+    through every rule, and reading them all took seconds, though only its best few are proposed. So
+    with a candidate index the candidates are read best first by an upper bound of their score
+    (CandidateIndex.ranked), a round at a time, and the engine runs over those read so far. For one
+    shortage the engine takes candidates in order of score while places are left (passing over
+    pairs made before and full candidates), so once the shortage is full with proposals that all
+    score above the highest bound of the rows not read, no unread candidate could have come first:
+    the proposals are those of reading every row. Rows changed since the index was built come in the
+    first round whatever their bound. Without an index or a bound: one round of every row.
+
+    Of the earlier matches, those of the shortage (pairs never to propose again, places taken) and
+    the loads of the candidates read."""
     index = skill_index_from_reference()
     exclude, shortage_load, _ = _earlier_matches(shortage_id=shortage.id)
+    candidates: list[CandidateIn] = []
     loads: dict[str, int] = {}
-    read: set[str] = set()
-    ahead = _INSTANT_READ_AHEAD
-    while True:
-        wider = replace(shortage, open_positions=max(shortage.open_positions, 1) * ahead)
-        ranked = match(candidates, [wider], index, settings, exclude=exclude, shortage_load=shortage_load,
-                       candidate_load=loads)
-        unread = sorted({proposal.candidate_key for proposal in ranked} - read)
-        if unread:
-            loads.update(_earlier_matches(candidate_keys=unread)[2])
-            read.update(unread)
+    for more, unread_ceiling in _candidates_best_first(shortage, near, settings, now, index):
+        if more:
+            loads.update(_earlier_matches(candidate_keys=[c.key for c in more])[2])
+            candidates.extend(more)
         proposals = match(candidates, [shortage], index, settings, exclude=exclude, shortage_load=shortage_load,
                           candidate_load=loads)
-        if all(proposal.candidate_key in read for proposal in proposals):
-            return proposals
-        ahead *= _INSTANT_READ_AHEAD
+        if unread_ceiling is None:
+            return proposals, candidates
+        if places_left(shortage, proposals, candidates, settings, shortage_load) <= 0 and (
+                not proposals or min(proposal.score for proposal in proposals) > unread_ceiling):
+            return proposals, candidates
+    raise AssertionError("the last round reads every row")  # pragma: no cover
+
+
+def _candidates_best_first(shortage: ShortageIn, near: dict[str, float], settings: MatchSettings, now: datetime,
+                           index: SkillIndex):
+    """Rounds of instant candidates for `shortage` (_proposals_for_one): each yields the candidates read
+    in it (none read twice) and the highest score bound of the rows still unread (None: none left)."""
+    gains = skill_gains(shortage, index, settings)
+    indexed = candidate_index.current()
+    ranked = indexed[0].ranked(near, shortage, settings, gains, index) if indexed and gains is not None else None
+    if ranked is None:
+        yield _live_candidates(now, near=near, fitting=(shortage, settings)), None
+        return
+    since = indexed[1]
+    seen: set[str] = set()
+    start, size = 0, _FIRST_ROUND_ROWS
+    while True:
+        stop = min(start + size, len(ranked.ids))
+        kinds, ids = ranked.kinds[start:stop], ranked.ids[start:stop]
+        chosen = {kind: ids[kinds == number] for number, kind in enumerate(candidate_index.KINDS)}
+        read = _live_candidates(now, near=near, fitting=(shortage, settings),
+                                chosen=(since if start == 0 else None, chosen))
+        more = [candidate for candidate in read if candidate.key not in seen]
+        seen.update(candidate.key for candidate in more)
+        yield more, (float(ranked.ceilings[stop]) if stop < len(ranked.ids) else None)
+        if stop >= len(ranked.ids):
+            return
+        start, size = stop, size * 4
 
 
 def _last_completed_run() -> MatchRun | None:
@@ -425,7 +450,8 @@ def _live_shortages(*where) -> list[ShortageIn]:
 
 
 def _live_candidates(now: datetime, near: dict[str, float] | None = None,
-                     fitting: tuple[ShortageIn, MatchSettings] | None = None) -> list[CandidateIn]:
+                     fitting: tuple[ShortageIn, MatchSettings] | None = None,
+                     chosen: tuple[datetime | None, dict[str, np.ndarray]] | None = None) -> list[CandidateIn]:
     """Live workers and listings; with `near` (PC4 area -> km from one shortage), only those in
     these areas whose own radius reaches that far (_within_reach); with `fitting` (that shortage and
     the settings), only those its rules of availability, certificates and sector wish let through
@@ -435,10 +461,13 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
     it, and sorting the rows (with their skill lists) by id spilled to disk at national size.
 
     With both and a candidate index on this machine (services/candidate_index.py), only the rows it
-    says could pass and the rows changed since it was built are read (_rows)."""
+    says could pass and the rows changed since it was built are read (_rows). `chosen` (since, ids
+    per kind) names them instead: the rows changed since `since` (None: none) and those ids."""
     _plan_for_every_row()
     gains = skill_gains(fitting[0], skill_index_from_reference(), fitting[1]) if fitting is not None else None
-    indexed = candidate_index.current() if near is not None and fitting is not None else None
+    if chosen is None and near is not None and fitting is not None and (indexed := candidate_index.current()):
+        index, since = indexed
+        chosen = since, {kind: index.could_pass(kind, near, fitting[0], fitting[1], gains) for kind in ("worker", "listing")}
     # One set per distinct skill list (its JSON text), None where the gains turn it away: the national
     # data has 675,000 distinct lists for 2.4 million candidates, so most rows are a lookup instead
     # of a parse, and the candidates share their sets (2.4 million sets of ~1.2 kB each otherwise).
@@ -467,7 +496,7 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
                *(_fits_logistics(WorkerProfile, *fitting, wishes=True) if fitting is not None else []))
         .execution_options(**streamed)
     )
-    for worker in _rows(workers, WorkerProfile, "worker", indexed, near, fitting, gains):
+    for worker in _rows(workers, WorkerProfile, "worker", chosen):
         skills = skills_of(worker.skills)
         if skills is None:
             continue
@@ -487,7 +516,7 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
         )
         .execution_options(**streamed)
     )
-    for listing in _rows(listings, StaffListing, "listing", indexed, near, fitting, gains):
+    for listing in _rows(listings, StaffListing, "listing", chosen):
         skills = skills_of(listing.skills)
         if skills is None:
             continue
@@ -497,21 +526,20 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
     return candidates
 
 
-def _rows(query, model, kind: str, indexed, near, fitting, gains):
-    """The rows of `query`; with a candidate index (`indexed`: it and the moment since which changed
-    rows are read as they are now), only those changed since and those it could let through, by id,
-    a list of ids at a time (a row in both comes once). Every rule of `query` still applies to them:
-    the index only leaves out rows that cannot pass."""
-    if indexed is None:
+def _rows(query, model, kind: str, chosen):
+    """The rows of `query`; with `chosen` (since, ids per kind: see _live_candidates), only those
+    changed since and those of the ids, a list of ids at a time (a row in both comes once). Every rule
+    of `query` still applies to them: the ids only leave out rows that cannot pass."""
+    if chosen is None:
         yield from db.session.execute(query)
         return
-    index, since = indexed
+    since, ids = chosen
     changed = set()
-    for row in db.session.execute(query.where(model.updated_at >= since)):
-        changed.add(row.id)
-        yield row
-    ids = index.could_pass(kind, near, fitting[0], fitting[1], gains)
-    for chunk in chunks(np.sort(ids).tolist(), _IDS_PER_QUERY):
+    if since is not None:
+        for row in db.session.execute(query.where(model.updated_at >= since)):
+            changed.add(row.id)
+            yield row
+    for chunk in chunks(np.sort(ids[kind]).tolist(), _IDS_PER_QUERY):
         for row in db.session.execute(query.where(model.id.in_(chunk))):
             if row.id not in changed:
                 yield row
