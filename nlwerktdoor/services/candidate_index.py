@@ -120,8 +120,9 @@ class CandidateIndex:
         """The postings of both kinds that could pass (could_pass), best first by an upper bound of
         their score (bounds.score_ceilings); None when the score cannot be bounded so."""
         asked = index.asked(shortage.required_skills, settings)
+        nice_asked, nice_weights = nice_skills(shortage, index, settings)
         required = self._credit_table(best_credits(asked.skills, asked.weights, index, settings), len(asked.skills))
-        nice = self._credit_table(best_credits(*nice_skills(shortage, index, settings), index, settings), None)
+        nice = self._credit_table(best_credits(nice_asked, nice_weights, index, settings), len(nice_asked))
         kinds, ids, ceilings = [], [], []
         for number, kind in enumerate(KINDS):
             postings = self.postings[kind]
@@ -177,9 +178,9 @@ class CandidateIndex:
         keep = sums >= gains.needed * (1.0 - _GAINS_SLACK)
         return rows[keep], km[keep], sums[keep]
 
-    def _credit_table(self, values: dict[str, np.ndarray], width: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """best_credits by skill code: per code its row in a table (-1: adds nothing), and the table."""
-        width = len(next(iter(values.values()))) if width is None and values else (width or 0)
+    def _credit_table(self, values: dict[str, np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
+        """best_credits (`width` asked skills) by skill code: per code its row in a table (-1: adds
+        nothing), and the table."""
         row_of = np.full(len(self.skills) + 1, -1, np.int64)
         table = np.zeros((len(values) + 1, width))
         for number, (skill, row) in enumerate(values.items()):
