@@ -147,15 +147,22 @@ def pair_bounds(
     parts = _bound_work(work, side_c, side_s, settings, workers, alongside, keep, cut_at_once, floor)
     if not parts:
         return empty
-    found = PairBounds(
-        np.concatenate([p[0] for p in parts]),
-        np.concatenate([p[1] for p in parts]),
-        np.concatenate([p[2] for p in parts]),
-    )
+    dropped = None
     if keep is not None:
-        found.dropped = np.full(len(shortages), -np.inf)
+        dropped = np.full(len(shortages), -np.inf)
         for part in parts:
-            np.maximum(found.dropped, part[3], out=found.dropped)
+            np.maximum(dropped, part[3], out=dropped)
+    # Each column joined with its parts let go right after: at national size the parts hold some
+    # hundred million pairs, and holding them beside the joined columns (and the cut below) made the
+    # run's peak memory.
+    columns = [[part[n] for part in parts] for n in range(3)]
+    del parts
+    joined = []
+    while columns:
+        joined.append(np.concatenate(columns.pop(0)))
+    found = PairBounds(*joined, dropped)
+    del joined
+    if keep is not None:
         if len(found) > _KEEP_BUFFER_PAIRS:
             found.candidate, found.shortage, found.score = _keep_best(found.candidate, found.shortage, found.score,
                                                                       keep, found.dropped)
@@ -334,11 +341,24 @@ def _keep_best(candidate, shortage, score, keep, dropped):
     among = np.flatnonzero(over[shortage])
     # By shortage, then bound (highest first), in one integer key: the bound rounded down to 2**-31,
     # which only decides which of nearly equal pairs is kept; `dropped` takes the exact bounds.
-    key = (shortage[among].astype(np.int64) << 34) | ((1 << 34) - 1 - np.floor(score[among] * 2**31).astype(np.int64))
-    order = among[np.argsort(key)]
+    # Worked in place and each step let go of as soon as it is used: the first pass of a national run
+    # ends with one cut over some hundred million pairs, and these arrays, 8 bytes a pair each, made its
+    # peak memory.
+    key = shortage[among].astype(np.int64)
+    key <<= 34
+    low = np.floor(score[among] * 2**31).astype(np.int64)
+    np.subtract((1 << 34) - 1, low, out=low)
+    key |= low
+    del low
+    sort = np.argsort(key)
+    del key
+    order = among[sort]
+    del sort, among
     by_shortage = shortage[order]
-    rank = np.arange(len(order)) - np.searchsorted(by_shortage, by_shortage, side="left")
+    rank = np.arange(len(order))
+    rank -= np.searchsorted(by_shortage, by_shortage, side="left")
     cut = np.flatnonzero(rank >= keep[by_shortage])
+    del rank
     left_out = order[cut]
     if len(cut):
         # The left-out pairs come by shortage: the highest bound of each run (np.maximum.at, pair by
@@ -446,6 +466,7 @@ def _bound_share(work, side_c, side_s, settings, keep, cutoffs: _Cutoffs, own: i
         if keep is not None and held > limit:
             dropped = no_drop.copy() if dropped is no_drop else dropped
             candidate, shortage, score = (np.concatenate([p[n] for p in parts]) for n in range(3))
+            parts = None  # the parts let go before the cut (as at the end of pair_bounds)
             parts = [_keep_best(candidate, shortage, score, keep, dropped)]
             del candidate, shortage, score
             # Only a share that holds too much cuts: a run whose pairs all fit (100k x 20k) drops
