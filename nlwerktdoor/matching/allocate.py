@@ -256,6 +256,8 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
         last = _last_taken(taken, len(dropped))
         short = _needs_more(taken, dropped, last)
         if not len(short):
+            # The streams and the memo (at national size some GB) go before the proposals are worded.
+            del streams, memo
             return allocation.proposals(taken)
         keep[short] *= _DEEPER
         # A full shortage needs no pair below the last it took: a pair whose bound is lower cannot come
