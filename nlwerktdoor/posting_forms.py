@@ -82,16 +82,19 @@ def upload_page(kind: str, template: str, columns):
             if report.ok:
                 flash(_("Import gelukt: %(created)s nieuw, %(updated)s bijgewerkt.",
                         created=report.created, updated=report.updated), "success")
-                if kind == "shortages" and report.created + report.updated:
-                    flash(matched_at_once_text(report), "info")
+                if matched := matched_at_once_text(report):
+                    flash(matched, "info")
                 return redirect(url_for(".index"))
     return render_template(template, form=form, report=report, columns=columns, max_upload_mb=max_upload_mb(),
                            recent=uploads.recent_uploads(current_user.organisation_id, kind))
 
 
-def matched_at_once_text(report) -> str:
-    """How many of the shortages an import wrote already show their candidates (the rest: the next run)."""
+def matched_at_once_text(report) -> str | None:
+    """How many of the shortages an import wrote already show their candidates (the rest: the next run);
+    None for other kinds, or when it wrote none."""
     written = report.created + report.updated
+    if report.kind != "shortages" or not written:
+        return None
     if report.matched_at_once >= written:
         return _("Bij elk tekort staan de kandidaten al klaar.")
     return _("Bij %(done)s van de %(written)s tekorten staan de kandidaten al klaar; de andere krijgen ze bij "
@@ -122,8 +125,7 @@ def upload_status_page(kind: str, template: str, upload_id: int):
     """A queued upload's progress, then the result the synchronous upload shows."""
     upload = own_upload(kind, upload_id)
     report = uploads.report_of(upload)
-    matched_text = (matched_at_once_text(report) if kind == "shortages" and report and report.ok
-                    and report.created + report.updated else None)
+    matched_text = matched_at_once_text(report) if report and report.ok else None
     return render_template(template, upload=upload, report=report, progress_text=progress_text(upload),
                            matched_text=matched_text)
 
