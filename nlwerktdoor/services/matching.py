@@ -467,7 +467,8 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
     gains = skill_gains(fitting[0], skill_index_from_reference(), fitting[1]) if fitting is not None else None
     if chosen is None and near is not None and fitting is not None and (indexed := candidate_index.current()):
         index, since = indexed
-        chosen = since, {kind: index.could_pass(kind, near, fitting[0], fitting[1], gains) for kind in candidate_index.KINDS}
+        chosen = since, {kind: index.could_pass(kind, near, fitting[0], fitting[1], gains)
+                         for kind in candidate_index.KINDS}
     # One set per distinct skill list (its JSON text), None where the gains turn it away: the national
     # data has 675,000 distinct lists for 2.4 million candidates, so most rows are a lookup instead
     # of a parse, and the candidates share their sets (2.4 million sets of ~1.2 kB each otherwise).
