@@ -481,65 +481,76 @@ def _score_pair(c, s, T, S, G):
 
 
 @compiled
-def _before(heap_score, heap_key, heap_rest, x, y):
+def _before(heap, x, y):
     """Whether the entry at heap position x comes before the one at y: (-score, candidate key, shortage
     id, kind), as the tuples of the Python heap compared (a bound before the exact score of the same
-    pair); `heap_rest` holds 2 x shortage id + kind."""
-    if heap_score[x] != heap_score[y]:
-        return heap_score[x] > heap_score[y]
-    if heap_key[x] != heap_key[y]:
-        return heap_key[x] < heap_key[y]
-    return heap_rest[x] < heap_rest[y]
+    pair). A heap row holds (score, candidate key rank, 2 x shortage id + kind, entry), all as floats:
+    the integers are below 2**53, so exact."""
+    if heap[x, 0] != heap[y, 0]:
+        return heap[x, 0] > heap[y, 0]
+    if heap[x, 1] != heap[y, 1]:
+        return heap[x, 1] < heap[y, 1]
+    return heap[x, 2] < heap[y, 2]
 
 
 @compiled
-def _swap(heap_score, heap_key, heap_rest, heap_entry, i, k):
-    heap_score[i], heap_score[k] = heap_score[k], heap_score[i]
-    heap_key[i], heap_key[k] = heap_key[k], heap_key[i]
-    heap_rest[i], heap_rest[k] = heap_rest[k], heap_rest[i]
-    heap_entry[i], heap_entry[k] = heap_entry[k], heap_entry[i]
+def _swap(heap, i, k):
+    for f in range(4):
+        heap[i, f], heap[k, f] = heap[k, f], heap[i, f]
 
 
 @compiled
-def _pop_root(heap_score, heap_key, heap_rest, heap_entry, n_heap):
+def _pop_root(heap, n_heap):
     """The root taken out (the last entry in its place, moved down); returns the new size."""
     n_heap -= 1
     if n_heap > 0:
-        heap_score[0], heap_key[0], heap_rest[0], heap_entry[0] = (
-            heap_score[n_heap], heap_key[n_heap], heap_rest[n_heap], heap_entry[n_heap])
-        _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, 0)
+        for f in range(4):
+            heap[0, f] = heap[n_heap, f]
+        _sift_down(heap, n_heap, 0)
     return n_heap
 
 
 @compiled
-def _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, i):
+def _sift_down(heap, n_heap, i):
     """The entry at position i moved down to where it belongs."""
     while True:
         child = 2 * i + 1
         if child >= n_heap:
             break
-        if child + 1 < n_heap and _before(heap_score, heap_key, heap_rest, child + 1, child):
+        if child + 1 < n_heap and _before(heap, child + 1, child):
             child += 1
-        if not _before(heap_score, heap_key, heap_rest, child, i):
+        if not _before(heap, child, i):
             break
-        _swap(heap_score, heap_key, heap_rest, heap_entry, i, child)
+        _swap(heap, i, child)
         i = child
 
 
 @compiled
-def _sift_up(heap_score, heap_key, heap_rest, heap_entry, i):
+def _sift_up(heap, i):
     """The entry at position i moved up to where it belongs."""
     while i > 0:
         parent = (i - 1) // 2
-        if not _before(heap_score, heap_key, heap_rest, i, parent):
+        if not _before(heap, i, parent):
             break
-        _swap(heap_score, heap_key, heap_rest, heap_entry, i, parent)
+        _swap(heap, i, parent)
         i = parent
+
+
+@compiled
+def _put(heap, i, score, key, rest, entry):
+    heap[i, 0], heap[i, 1], heap[i, 2], heap[i, 3] = score, key, rest, entry
 
 
 @compiled
 def _grown(array, size):
     bigger = np.empty(max(2 * len(array), size), array.dtype)
+    bigger[:len(array)] = array
+    return bigger
+
+
+@compiled
+def _rows_grown(array, size):
+    bigger = np.empty((max(2 * len(array), size), array.shape[1]), array.dtype)
     bigger[:len(array)] = array
     return bigger
 
@@ -622,19 +633,17 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
     # Entries (the pool): for a bound its stream position and end, for an exact score its candidate,
     # coverage and distance; both: the score and the shortage's position. The heap holds, by heap
     # position, what orders the entries (score, candidate key rank, 2 x shortage id + kind: 0 bound,
-    # 1 exact) and the entry's number: a comparison reads two neighbouring slots of one array, not
-    # four arrays at two entries anywhere in the pool (at national size, 300,000 streams, each step
-    # down the heap was a few cache misses).
+    # 1 exact) and the entry's number, side by side in one row (_before): a comparison reads two
+    # neighbouring rows of one array, not the pool's entries anywhere (at national size, 300,000
+    # streams, each step down the heap was a few cache misses; with the four in arrays of their own,
+    # still one per array).
     pool_score = np.empty(size, np.float64)
     pool_a = np.empty(size, np.int64)
     pool_b = np.empty(size, np.int64)
     pool_shortage = np.empty(size, np.int64)
     pool_coverage = np.empty(size, np.float64)
     pool_distance = np.empty(size, np.float64)
-    heap_score = np.empty(size, np.float64)
-    heap_key = np.empty(size, np.int64)
-    heap_rest = np.empty(size, np.int64)
-    heap_entry = np.empty(size, np.int64)
+    heap = np.empty((size, 4), np.float64)
     used = 0
     n_heap = 0
     n_scored = 0
@@ -644,16 +653,16 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
         start = starts[k]
         pool_score[used] = stream_score[start]
         pool_a[used], pool_b[used], pool_shortage[used] = start, ends[k], stream_of_start[k]
-        heap_score[n_heap], heap_key[n_heap] = stream_score[start], key_rank[stream_candidate[start]]
-        heap_rest[n_heap], heap_entry[n_heap] = 2 * shortage_id[stream_of_start[k]], used
+        _put(heap, n_heap, stream_score[start], key_rank[stream_candidate[start]], 2 * shortage_id[stream_of_start[k]],
+             used)
         used += 1
         n_heap += 1
     for root in range(n_heap // 2 - 1, -1, -1):
-        _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, root)
+        _sift_down(heap, n_heap, root)
     while n_heap > 0:
-        top, rest = heap_entry[0], heap_rest[0]
+        top, rest = np.int64(heap[0, 3]), np.int64(heap[0, 2])
         if rest & 1 == 1:  # an exact score: taken if both sides have room
-            n_heap = _pop_root(heap_score, heap_key, heap_rest, heap_entry, n_heap)
+            n_heap = _pop_root(heap, n_heap)
             candidate, shortage = pool_a[top], pool_shortage[top]
             places = shortage_left[shortage]
             if places > 0 and candidate_left[candidate] > 0:
@@ -675,21 +684,16 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
                 following += 1
         if shortage_left[shortage] <= 0 or following >= end:
             # The stream ends here (a full shortage's unscored): the root goes.
-            n_heap = _pop_root(heap_score, heap_key, heap_rest, heap_entry, n_heap)
+            n_heap = _pop_root(heap, n_heap)
             if shortage_left[shortage] <= 0:
                 continue
         else:
-            # The stream's next bound takes the root's place (one step down the heap instead of two).
-            nxt = stream_candidate[following]
-            if used + 1 > len(pool_score):
-                pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance = _pool_grown(
-                    pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance, used + 1)
-            pool_score[used] = stream_score[following]
-            pool_a[used], pool_b[used], pool_shortage[used] = following, end, shortage
-            heap_score[0], heap_key[0] = stream_score[following], key_rank[nxt]
-            heap_rest[0], heap_entry[0] = rest, used
-            used += 1
-            _sift_down(heap_score, heap_key, heap_rest, heap_entry, n_heap, 0)
+            # The stream's next bound takes the root's place (one step down the heap instead of two), in
+            # the root's entry too: only exact entries are taken (`chosen`), so a bound's entry is done
+            # with once it leaves the heap, and the pool grows by exact scores only.
+            pool_score[top], pool_a[top] = stream_score[following], following
+            _put(heap, 0, stream_score[following], key_rank[stream_candidate[following]], rest, top)
+            _sift_down(heap, n_heap, 0)
         candidate = stream_candidate[position]
         if candidate_left[candidate] <= 0 or _has(exclude, 0, len(exclude), candidate * n_shortages + shortage):
             continue
@@ -717,15 +721,13 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
         if used + 1 > len(pool_score):
             pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance = _pool_grown(
                 pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance, used + 1)
-        if n_heap + 1 > len(heap_score):
-            heap_score, heap_key = _grown(heap_score, n_heap + 1), _grown(heap_key, n_heap + 1)
-            heap_rest, heap_entry = _grown(heap_rest, n_heap + 1), _grown(heap_entry, n_heap + 1)
+        if n_heap + 1 > len(heap):
+            heap = _rows_grown(heap, n_heap + 1)
         pool_score[used], pool_a[used], pool_shortage[used] = score, candidate, shortage
         pool_coverage[used], pool_distance[used] = coverage, distance
-        heap_score[n_heap], heap_key[n_heap] = score, key_rank[candidate]
-        heap_rest[n_heap], heap_entry[n_heap] = (rest | 1), used
+        _put(heap, n_heap, score, key_rank[candidate], rest | 1, used)
         used += 1
-        _sift_up(heap_score, heap_key, heap_rest, heap_entry, n_heap)
+        _sift_up(heap, n_heap)
         n_heap += 1
     taken = chosen[:n_chosen]
     memo = (memo_keys, memo_passes, memo_score, memo_coverage, memo_distance, memo_used)
