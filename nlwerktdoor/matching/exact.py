@@ -635,12 +635,12 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
     use_memo = len(memo_table) > 0
     size = 2 * len(starts) + 16
     # Entries (the pool): for a bound its stream position and end, for an exact score its candidate,
-    # coverage and distance; both: the score and the shortage's position. The heap holds, by heap
-    # position, what orders the entries (score, candidate key rank, 2 x shortage id + kind: 0 bound,
-    # 1 exact) and the entry's number, side by side in one row (_before): a comparison reads two
-    # neighbouring rows of one array, not the pool's entries anywhere (at national size, 300,000
-    # streams, each step down the heap was a few cache misses; with the four in arrays of their own,
-    # still one per array).
+    # score, coverage and distance; both: the shortage's position (a bound's score is read from the heap
+    # only). The heap holds, by heap position, what orders the entries (score, candidate key rank,
+    # 2 x shortage id + kind: 0 bound, 1 exact) and the entry's number, side by side in one row
+    # (_before): a comparison reads two neighbouring rows of one array, not the pool's entries anywhere
+    # (at national size, 300,000 streams, each step down the heap was a few cache misses; with the four
+    # in arrays of their own, still one per array).
     pool_score = np.empty(size, np.float64)
     pool_a = np.empty(size, np.int64)
     pool_b = np.empty(size, np.int64)
@@ -655,7 +655,6 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
     n_chosen = 0
     for k in range(len(starts)):
         start = starts[k]
-        pool_score[used] = stream_score[start]
         pool_a[used], pool_b[used], pool_shortage[used] = start, ends[k], stream_of_start[k]
         _put(heap, n_heap, stream_score[start], key_rank[stream_candidate[start]], 2 * shortage_id[stream_of_start[k]],
              used)
@@ -695,7 +694,7 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
             # The stream's next bound takes the root's place (one step down the heap instead of two), in
             # the root's entry too: only exact entries are taken (`chosen`), so a bound's entry is done
             # with once it leaves the heap, and the pool grows by exact scores only.
-            pool_score[top], pool_a[top] = stream_score[following], following
+            pool_a[top] = following
             _put(heap, 0, stream_score[following], key_rank[stream_candidate[following]], rest, top)
             _sift_down(heap, n_heap, 0)
         candidate = stream_candidate[position]
