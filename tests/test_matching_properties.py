@@ -314,6 +314,20 @@ def occupation_groups(active: bool):
         groups.MIN_GROUPS, groups.MIN_MEMBERS, groups.MIN_RUN = kept
 
 
+@contextmanager
+def close_first(active: bool):
+    """bounds._close_first (the pairs ring by ring, the close ones first, each ring cut from the start
+    at the best of those before) for a run cut short however small (active), or for none."""
+    from nlwerktdoor.matching import bounds
+
+    kept = bounds._CLOSE_FIRST_PAIRS
+    bounds._CLOSE_FIRST_PAIRS = 0 if active else 10**18
+    try:
+        yield
+    finally:
+        bounds._CLOSE_FIRST_PAIRS = kept
+
+
 @given(runs(), bound_settings, st.booleans())
 @FAST
 def test_the_pair_bounds_keep_every_passing_pair_at_or_above_its_score(run, settings, groups):
@@ -391,7 +405,7 @@ def test_the_streamed_allocation_is_the_greedy_allocation_of_every_passing_pair(
     buffer, bounds._KEEP_BUFFER_PAIRS = bounds._KEEP_BUFFER_PAIRS, 0  # cut whatever the size
     try:
         # With occupation groups and cuts from the first pairs on: the same result.
-        with occupation_groups(data.draw(st.booleans())):
+        with occupation_groups(data.draw(st.booleans())), close_first(data.draw(st.booleans())):
             assert match(cands, shorts, INDEX, settings, exclude, shortage_load, candidate_load, changes,
                          stream_depth=depth) == expected
     finally:
@@ -422,21 +436,21 @@ def crowded_runs(draw):
 
 
 @given(crowded_runs(), bound_settings, st.sampled_from([1, 2, 4]),
-       st.none() | st.lists(st.sampled_from([-np.inf, 0.2, 0.5, 0.7]), min_size=8, max_size=8))
+       st.none() | st.lists(st.sampled_from([-np.inf, 0.2, 0.5, 0.7]), min_size=8, max_size=8), st.booleans())
 @FAST
-def test_bounds_cut_short_keep_every_passing_pair_above_what_they_left_out(run, settings, keep, floors):
+def test_bounds_cut_short_keep_every_passing_pair_above_what_they_left_out(run, settings, keep, floors, close):
     """pair_bounds with `keep`, cut after every block, with occupation runs: every passing pair that
     scores above what the shortage left out (`dropped`) is held, with a bound not below its score. The
     allocation's check (allocate._needs_more) rests on this; a run bound or a cut made too eager (a
     pair left out above the level `dropped` reports) breaks it. With a `floor` (a refill's cut to
-    start from), no pair below it is held either."""
+    start from), no pair below it is held either. Ring by ring or not (_close_first)."""
     from nlwerktdoor.matching import bounds, candidate_pairs
 
     cands, shorts = run
     floor = None if floors is None else np.array(floors[:len(shorts)])
     buffer, bounds._KEEP_BUFFER_PAIRS = bounds._KEEP_BUFFER_PAIRS, 0
     try:
-        with occupation_groups(True):
+        with occupation_groups(True), close_first(close):
             found = bounds.pair_bounds(cands, shorts, INDEX, settings, keep=np.full(len(shorts), keep, np.int64),
                                        cut_at_once=floor is not None, floor=floor)
     finally:
@@ -490,6 +504,35 @@ def test_streams_cut_short_in_threads_give_the_same_proposals(monkeypatch):
                         lambda *args: scored.append((found := allocate_streams(*args))[-1]) or found)
     assert match(cands, shorts, INDEX, settings, stream_depth=1) == expected
     assert len(scored) > 1 and scored[-1] < scored[0]
+    # The pairs ring by ring, each ring cut from the start at the best of the rings before
+    # (_close_first): the same proposals, and the outer rings did start from such a cut.
+    monkeypatch.setattr(bounds, "_CLOSE_FIRST_PAIRS", 0)
+    monkeypatch.setattr(bounds, "_RINGS_KM", (10.0, 40.0))
+    starts = []
+    bound_work = bounds._bound_work
+    monkeypatch.setattr(bounds, "_bound_work",
+                        lambda *args: starts.append(args[-1]) or bound_work(*args))
+    assert match(cands, shorts, INDEX, settings, workers=2, stream_depth=1) == expected
+    assert any(start is not None and np.isfinite(start).any() for start in starts)
+
+
+def test_the_kth_best_bound_of_each_shortage_is_its_kth_highest_rounded_down():
+    """bounds._kth_best: per shortage the keep-th highest bound, never above it and at most 2**-31
+    below it; -inf for a shortage with fewer pairs or nothing to keep."""
+    from nlwerktdoor.matching.bounds import _kth_best
+
+    rnd = random.Random(5)
+    shortage = np.array([rnd.randrange(6) for _ in range(300)], np.int64)
+    score = np.array([rnd.choice([0.25, 0.5, rnd.random()]) for _ in range(300)])
+    keep = np.array([1, 3, 40, 0, 200, 7], np.int64)
+    found = _kth_best(shortage, score, keep)
+    for j in range(6):
+        mine = sorted(score[shortage == j], reverse=True)
+        if keep[j] == 0 or len(mine) < keep[j]:
+            assert found[j] == -np.inf
+        else:
+            assert mine[keep[j] - 1] - 2**-31 <= found[j] <= mine[keep[j] - 1]
+    assert np.isfinite(found).sum() >= 3
 
 
 def test_the_streams_are_ordered_by_one_key_as_by_three():
