@@ -238,16 +238,29 @@ def _kth_best(shortage: np.ndarray, score: np.ndarray, keep: np.ndarray) -> np.n
     among = np.flatnonzero(((counts >= keep) & (keep > 0))[shortage])
     if not len(among):
         return found
-    # By shortage, then bound (highest first), in one integer key, as _keep_best.
-    key = shortage[among].astype(np.int64)
-    key <<= 34
-    key |= (1 << 34) - 1 - np.floor(score[among] * 2**31).astype(np.int64)
+    key = _ranking_key(shortage[among], score[among])
     key.sort()
-    by_shortage = key >> 34
+    by_shortage = key >> _BOUND_BITS
     rank = np.arange(len(key)) - np.searchsorted(by_shortage, by_shortage, side="left")
     at = rank == keep[by_shortage] - 1
-    found[by_shortage[at]] = ((1 << 34) - 1 - (key[at] & ((1 << 34) - 1))) / 2**31
+    found[by_shortage[at]] = (_BOUND_FIELD - (key[at] & _BOUND_FIELD)) / 2**31
     return found
+
+
+# _ranking_key: the bits of the bound's field (bounds below 8 at steps of 2**-31), and its mask.
+_BOUND_BITS = 34
+_BOUND_FIELD = (1 << _BOUND_BITS) - 1
+
+
+def _ranking_key(shortage: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """One integer per pair that sorts by shortage, then bound (highest first): the bound rounded
+    down to 2**-31, which only decides between nearly equal pairs."""
+    key = shortage.astype(np.int64)
+    key <<= _BOUND_BITS
+    low = np.floor(score * 2**31).astype(np.int64)
+    np.subtract(_BOUND_FIELD, low, out=low)
+    key |= low
+    return key
 
 
 # Cells of within_reach's grid (degrees): small against the radii, few over a country.
@@ -423,12 +436,7 @@ def _keep_best(candidate, shortage, score, keep, dropped):
     # Worked in place and each step let go of as soon as it is used: the first pass of a national run
     # ends with one cut over some hundred million pairs, and these arrays, 8 bytes a pair each, made its
     # peak memory.
-    key = shortage[among].astype(np.int64)
-    key <<= 34
-    low = np.floor(score[among] * 2**31).astype(np.int64)
-    np.subtract((1 << 34) - 1, low, out=low)
-    key |= low
-    del low
+    key = _ranking_key(shortage[among], score[among])
     sort = np.argsort(key)
     del key
     order = among[sort]
