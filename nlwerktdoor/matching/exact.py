@@ -584,7 +584,9 @@ class ScoreMemo:
         self.table, self.used = arrays
 
 
-def _memo_table(slots: int) -> np.ndarray:
+@compiled
+def _memo_table(slots):
+    """An empty table of `slots` rows (key -1: empty)."""
     table = np.zeros((slots, 5), np.float64)
     table[:, 0] = -1.0
     return table
@@ -609,8 +611,7 @@ def _memo_slot(table, key):
 @compiled
 def _memo_grown(table):
     """The table at twice the size, every entry in its new slot."""
-    grown = np.zeros((2 * len(table), 5), np.float64)
-    grown[:, 0] = -1.0
+    grown = _memo_table(2 * len(table))
     for old in range(len(table)):
         if table[old, 0] != -1.0:
             slot = _memo_slot(grown, np.int64(table[old, 0]))
