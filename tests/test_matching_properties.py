@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from nlwerktdoor.matching import CandidateIn, MatchSettings, ShortageIn, SkillIndex, SkillInfo, evaluate, match
@@ -535,14 +536,19 @@ def test_the_kth_best_bound_of_each_shortage_is_its_kth_highest_rounded_down():
     assert np.isfinite(found).sum() >= 3
 
 
-def test_the_streams_are_ordered_by_one_key_as_by_three():
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_the_streams_are_ordered_by_one_key_as_by_three(monkeypatch, workers):
     """_streams sorts (shortage, bound highest first, candidate key) with one integer key, the bound
     rounded up, and reads the three columns back from it: every pair once, its bound never lower and
-    at most a rounding step higher, in the order of a three-key sort."""
+    at most a rounding step higher, in the order of a three-key sort. With workers, the keys are
+    sorted in parts by shortage, each on a thread: the same order."""
     import numpy as np
 
+    from nlwerktdoor.matching import allocate
     from nlwerktdoor.matching.allocate import _streams
     from nlwerktdoor.matching.bounds import PairBounds
+
+    monkeypatch.setattr(allocate, "_PARALLEL_SORT_KEYS", 0)
 
     rng = np.random.default_rng(3)
     n = 5000
@@ -550,7 +556,8 @@ def test_the_streams_are_ordered_by_one_key_as_by_three():
     candidates, shortages = (pair // 40).astype(np.int32), (pair % 40).astype(np.int32)
     scores = np.round(rng.random(n), 3)  # many ties
     key_rank = rng.permutation(300)
-    shortage, candidate, bound = _streams(PairBounds(candidates.copy(), shortages.copy(), scores.copy()), key_rank, 40)
+    shortage, candidate, bound = _streams(PairBounds(candidates.copy(), shortages.copy(), scores.copy()), key_rank, 40,
+                                          workers)
     given = {(int(c), int(s)): x for c, s, x in zip(candidates, shortages, scores)}
     assert len(shortage) == len(candidate) == len(bound) == n
     for c, s, x in zip(candidate.tolist(), shortage.tolist(), bound.tolist()):
@@ -558,6 +565,28 @@ def test_the_streams_are_ordered_by_one_key_as_by_three():
     assert len({(c, s) for c, s in zip(candidate.tolist(), shortage.tolist())}) == n
     order = np.lexsort((key_rank[candidate], -bound, shortage))
     assert order.tolist() == list(range(n))
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 9), max_size=200), st.integers(1, 4))
+def test_keys_are_parted_by_their_leading_field_in_order_and_about_evenly(leading, parts):
+    """allocate._parted: the keys in `parts` runs, every key once; the runs in order of the leading
+    field, one leading value never split over two runs, each run's keys in the order they came, and
+    no run more than a leading value's keys over its share."""
+    from nlwerktdoor.matching.allocate import _parted
+
+    shift = 20
+    key = np.array([(lead << shift) | n for n, lead in enumerate(leading)], np.int64)
+    parted, starts = _parted(key, shift, 10, parts)
+    assert len(starts) == parts + 1 and starts[0] == 0 and starts[-1] == len(key)
+    assert np.all(np.diff(starts) >= 0) and sorted(parted.tolist()) == sorted(key.tolist())
+    runs = [parted[starts[p]:starts[p + 1]] for p in range(parts)]
+    for run in runs:
+        assert np.all(np.diff(run & ((1 << shift) - 1)) > 0)  # the order they came in
+    firsts, lasts = [run[0] >> shift for run in runs if len(run)], [run[-1] >> shift for run in runs if len(run)]
+    assert all(last < first for last, first in zip(lasts, firsts[1:]))
+    most = max(Counter(leading).values(), default=0)
+    assert all(len(run) <= math.ceil(len(key) / parts) + most for run in runs)
 
 
 @hsettings(max_examples=60, deadline=None)

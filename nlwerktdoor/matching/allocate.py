@@ -5,12 +5,14 @@ import gc
 import logging
 import math
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Iterable, Mapping
 
 import numpy as np
 
 from .bounds import CandidateTable, pair_bounds, within_reach
+from .compiled import compiled
 from .exact import ExactTables, ScoreMemo, StreamAllocation, Taken
 from .rules import distance_km, passes_logistics, _score
 from .skills import SkillIndex
@@ -188,7 +190,7 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
             candidates = [candidates[n] for n in held.tolist()]
             bounds.candidate = np.searchsorted(held, bounds.candidate).astype(np.int32)
     return _allocate(candidates, shortages, index, settings, bounds, _key_rank(candidates), candidate_left,
-                     shortage_left, capacity, exclude, built[0] if built else None)
+                     shortage_left, capacity, exclude, built[0] if built else None, workers)
 
 
 def _key_rank(candidates) -> np.ndarray:
@@ -198,10 +200,10 @@ def _key_rank(candidates) -> np.ndarray:
 
 
 def _allocate(candidates, shortages, index, settings, bounds, key_rank, candidate_left, shortage_left, capacity,
-              exclude, tables):
+              exclude, tables, workers=1):
     """allocate_streams over the streams of these bounds: pairs by shortage, then bound (highest
     first), then candidate key (as the ranking). `bounds` lets go of its arrays (_streams)."""
-    streams = _streams(bounds, key_rank, len(shortages))
+    streams = _streams(bounds, key_rank, len(shortages), workers)
     del bounds
     allocation = StreamAllocation(candidates, shortages, index, settings, key_rank, candidate_left, shortage_left,
                                   capacity, exclude, tables)
@@ -248,7 +250,7 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
                                   capacity, exclude, tables)
     keep = keep.copy()
     dropped = bounds.dropped.copy()
-    streams = _streams(bounds, key_rank, len(shortages))
+    streams = _streams(bounds, key_rank, len(shortages), workers)
     del bounds
     memo = ScoreMemo(_MEMO_SLOTS)  # each round scores mostly the pairs the round before scored
     while True:
@@ -276,7 +278,7 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
         dropped[short] = more.dropped
         more.candidate = near[more.candidate].astype(np.int32)
         more.shortage = short[more.shortage].astype(np.int32)
-        streams = _spliced(streams, short, _streams(more, key_rank, len(shortages)))
+        streams = _spliced(streams, short, _streams(more, key_rank, len(shortages), workers))
 
 
 def _spliced(streams, short: np.ndarray, more) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -334,7 +336,8 @@ def warm_up() -> None:
         raise RuntimeError("the engine's warm-up run proposed nothing")
 
 
-def _streams(bounds, key_rank: np.ndarray, n_shortages: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _streams(bounds, key_rank: np.ndarray, n_shortages: int, workers: int = 1
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pairs by shortage, then bound (highest first), then candidate key: (shortage, candidate,
     bound) of each, as the streams and the heap read them.
 
@@ -357,15 +360,64 @@ def _streams(bounds, key_rank: np.ndarray, n_shortages: int) -> tuple[np.ndarray
     bounds.score = None
     key |= key_rank[bounds.candidate]
     bounds.candidate = None
-    # Every key is unique (one pair of a shortage and a candidate each), so any sort gives the same
-    # order: numpy's default one (vectorised on x86 since numpy 2.0) took 0.03 s for 4.9 million keys
-    # at 100k x 20k where the stable one (a radix/timsort) took 0.25-0.45 s. (On another machine of the
-    # same kind, numpy 2.4.6, the default one took 0.3 s: bench/README.md, "A nineteenth session".)
-    key.sort()
+    key = _sorted_keys(key, bound_bits + 1 + rank_bits, n_shortages, workers)
     by_rank = np.argsort(key_rank)
     candidate = by_rank[key & ((1 << rank_bits) - 1)].astype(np.int32)
     score = (top - ((key >> rank_bits) & top)) / scale
     return (key >> (bound_bits + 1 + rank_bits)).astype(np.int32), candidate, score
+
+
+# Fewer keys than this: one sort on this thread (threads cost more than they save).
+_PARALLEL_SORT_KEYS = 1_000_000
+
+
+def _sorted_keys(key: np.ndarray, shift: int, n_shortages: int, workers: int) -> np.ndarray:
+    """The unique integer keys of _streams, sorted: with `workers` > 1 and many keys, first put into
+    `workers` parts by their leading field (the shortage: key >> shift, below n_shortages), the parts
+    in its order and about equally big, then each part sorted on a thread of its own (numpy lets go of
+    the interpreter lock while it sorts).
+
+    Every key is unique (one pair of a shortage and a candidate each), so any sort gives the same
+    order. numpy's default sort is vectorised on x86, but how fast differs from machine to machine:
+    at 100k x 20k (4.9 million keys) 0.03 s on an Intel Xeon, 0.29-0.42 s on an AMD EPYC of the same
+    kind, where the parts took 0.04 s and their sorts on two threads 0.14-0.16 s."""
+    workers = min(max(workers, 1), 64)
+    if workers == 1 or len(key) < _PARALLEL_SORT_KEYS:
+        key.sort()
+        return key
+    parted, starts = _parted(key, shift, n_shortages, workers)
+    del key
+    with ThreadPoolExecutor(workers, thread_name_prefix="streams") as pool:
+        list(pool.map(lambda p: parted[starts[p]:starts[p + 1]].sort(), range(workers)))
+    return parted
+
+
+@compiled
+def _parted(key, shift, n_buckets, parts):
+    """The keys in `parts` runs by their leading field (key >> shift, below n_buckets), the runs in
+    its order, each run's keys in their order before; the runs' starts and the end (parts + 1). A run
+    ends at the first leading value that takes it to its share of the keys."""
+    counts = np.zeros(n_buckets, np.int64)
+    for k in key:
+        counts[k >> shift] += 1
+    part_of = np.empty(n_buckets, np.int64)
+    starts = np.zeros(parts + 1, np.int64)
+    total, p = 0, 0
+    for b in range(n_buckets):
+        if p < parts - 1 and total * parts >= (p + 1) * len(key):
+            p += 1
+            starts[p] = total
+        part_of[b] = p
+        total += counts[b]
+    for q in range(p + 1, parts + 1):
+        starts[q] = total
+    at = starts[:-1].copy()
+    parted = np.empty_like(key)
+    for k in key:
+        q = part_of[k >> shift]
+        parted[at[q]] = k
+        at[q] += 1
+    return parted, starts
 
 
 def _room(candidates, shortages, settings, shortage_load, candidate_load):
