@@ -206,7 +206,7 @@ def _allocate(candidates, shortages, index, settings, bounds, key_rank, candidat
     streams = _streams(bounds, key_rank, len(shortages), workers)
     del bounds
     allocation = StreamAllocation(candidates, shortages, index, settings, key_rank, candidate_left, shortage_left,
-                                  capacity, exclude, tables)
+                                  capacity, exclude, tables, workers)
     return allocation.proposals(allocation.run(_heads(*streams)))
 
 
@@ -247,7 +247,7 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
     exact scores (ScoreMemo); and only the last round's proposals are worded."""
     key_rank = _key_rank(candidates)
     allocation = StreamAllocation(candidates, shortages, index, settings, key_rank, candidate_left, shortage_left,
-                                  capacity, exclude, tables)
+                                  capacity, exclude, tables, workers)
     keep = keep.copy()
     dropped = bounds.dropped.copy()
     streams = _streams(bounds, key_rank, len(shortages), workers)
