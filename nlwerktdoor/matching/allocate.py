@@ -289,10 +289,33 @@ def _spliced(streams, short: np.ndarray, more) -> tuple[np.ndarray, np.ndarray, 
     shortage, candidate, score = streams
     refilled = np.zeros(int(max(shortage.max(initial=-1), short.max(initial=-1))) + 1, bool)
     refilled[short] = True
-    others = ~refilled[shortage]
-    shortage, candidate, score = shortage[others], candidate[others], score[others]
-    at = np.searchsorted(shortage, more[0], side="left")
-    return tuple(np.insert(old, at, new) for old, new in zip((shortage, candidate, score), more))
+    return _merged(shortage, candidate, score, refilled, *more)
+
+
+@compiled
+def _merged(shortage, candidate, score, refilled, new_shortage, new_candidate, new_score):
+    """_spliced in one pass (compiled): the pairs of the shortages not `refilled` and the new pairs, both
+    sorted by shortage, merged by shortage. (With numpy's masks and inserts, six passes over the
+    columns: 2.4-4.4 s a round at national size.)"""
+    kept = 0
+    for j in shortage:
+        if not refilled[j]:
+            kept += 1
+    total = kept + len(new_shortage)
+    out_shortage = np.empty(total, shortage.dtype)
+    out_candidate = np.empty(total, candidate.dtype)
+    out_score = np.empty(total, score.dtype)
+    i = k = 0
+    for o in range(total):
+        while i < len(shortage) and refilled[shortage[i]]:
+            i += 1
+        if k < len(new_shortage) and (i >= len(shortage) or new_shortage[k] < shortage[i]):
+            out_shortage[o], out_candidate[o], out_score[o] = new_shortage[k], new_candidate[k], new_score[k]
+            k += 1
+        else:
+            out_shortage[o], out_candidate[o], out_score[o] = shortage[i], candidate[i], score[i]
+            i += 1
+    return out_shortage, out_candidate, out_score
 
 
 def _last_taken(taken: Taken, n_shortages: int) -> np.ndarray:
