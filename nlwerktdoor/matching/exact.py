@@ -908,15 +908,16 @@ def _proposals(tables: ExactTables, scratch: _Scratch, candidates, shortages, ch
     """Proposals of the given pairs (each passes), with their explanations as rules._score words them
     (worked out on `workers` threads: _explained)."""
     skill, by, cuts, nice_skill, nice_cuts = _explained(tables, scratch, chosen_candidate, chosen_shortage, workers)
-    # Names by the array, then each explanation as slices of Python lists: no loop over skills here.
+    # Names by the array, then each explanation as slices of Python tuples: no loop over skills here.
     names = np.array(tables.skill_ids + [None], dtype=object)  # -1 (no covering skill) reads None
-    skill, by, nice_skill = names[skill].tolist(), names[by].tolist(), names[nice_skill].tolist()
+    # As tuples: a slice of one is the explanation's tuple itself (of a list, a list copied once more).
+    skill, by, nice_skill = tuple(names[skill].tolist()), tuple(names[by].tolist()), tuple(names[nice_skill].tolist())
     proposals = []
     for c, s, score_k, coverage_k, distance_k, (m, r, x, end), nice_first, nice_end in zip(
             chosen_candidate.tolist(), chosen_shortage.tolist(), score.tolist(), coverage.tolist(), distance.tolist(),
             cuts.tolist(), nice_cuts.tolist(), nice_cuts[1:].tolist()):
-        explanation = Explanation(matched=tuple(skill[m:r]), related=tuple(zip(skill[r:x], by[r:x])),
-                                  missing=tuple(skill[x:end]), nice_matched=tuple(nice_skill[nice_first:nice_end]),
+        explanation = Explanation(matched=skill[m:r], related=tuple(zip(skill[r:x], by[r:x])),
+                                  missing=skill[x:end], nice_matched=nice_skill[nice_first:nice_end],
                                   coverage=round(coverage_k, 4))
         proposals.append(Proposal(candidates[c].key, shortages[s].id, score_k, round(distance_k, 2), explanation))
     return proposals

@@ -165,7 +165,7 @@ class MatchSettings:
         return self.level_step_credit <= 1.0 and 0.0 <= self.reuse_decay <= 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Explanation:
     """Why a pair matched: every required skill is in exactly one of matched, related, missing."""
 
@@ -176,7 +176,7 @@ class Explanation:
     coverage: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Proposal:
     candidate_key: str
     shortage_id: int
