@@ -736,3 +736,25 @@ def test_within_reach_marks_every_place_a_shortage_reaches():
     # One shortage marks its own surroundings only.
     alone = within_reach(lat, lon, shorts[:1])
     assert alone[0] and alone.sum() < len(lats) // 4
+
+
+@given(runs(), scoring_settings)
+@FAST
+def test_the_exact_tables_read_from_the_candidate_table_are_the_same(run, settings):
+    """ExactTables.build with the run's CandidateTable (its arrays and distinct sets) gives every
+    table exactly as built from the candidates' objects: the skills renumbered and sorted per
+    candidate, the certificates and wishes, places, days and levels."""
+    from dataclasses import fields
+
+    from nlwerktdoor.matching.bounds import CandidateTable
+    from nlwerktdoor.matching.exact import ExactTables
+
+    cands, shorts = run
+    plain = ExactTables.build(cands, shorts, INDEX, settings)
+    tabled = ExactTables.build(cands, shorts, INDEX, settings, CandidateTable(cands))
+    for field in fields(ExactTables):
+        mine, theirs = getattr(tabled, field.name), getattr(plain, field.name)
+        if isinstance(theirs, np.ndarray):
+            assert mine.dtype == theirs.dtype and mine.tolist() == theirs.tolist(), field.name
+        else:
+            assert mine == theirs, field.name

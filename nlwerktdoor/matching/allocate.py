@@ -173,7 +173,7 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
     built: list[ExactTables] = []
     table = CandidateTable(candidates)  # read once: the refills take their rows from it
     bounds = pair_bounds(table, shortages, index, settings, changes, workers,
-                         alongside=lambda: built.append(ExactTables.build(candidates, shortages, index, settings)),
+                         alongside=lambda: built.append(ExactTables.build(candidates, shortages, index, settings, table)),
                          keep=keep)
     if not len(bounds):
         return []

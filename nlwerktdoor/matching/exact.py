@@ -41,6 +41,15 @@ def _csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return start, values
 
 
+@compiled
+def _runs_sorted(values, start):
+    """`values` with each run values[start[i]:start[i + 1]] sorted, in place."""
+    for i in range(len(start) - 1):
+        if start[i + 1] - start[i] > 1:
+            values[start[i]:start[i + 1]].sort()
+    return values
+
+
 def _numbered(sets, number: dict) -> list[tuple[int, ...]]:
     """Each set as its sorted numbers; worked out once per distinct set (many people share theirs)."""
     seen: dict = {}
@@ -103,11 +112,16 @@ class ExactTables:
 
     @classmethod
     def build(cls, candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
-              settings: MatchSettings) -> "ExactTables":
+              settings: MatchSettings, table=None) -> "ExactTables":
+        """`table`: the run's bounds.CandidateTable of these candidates, when the caller has one: their
+        places, days, levels, skills, certificates and wishes are then read from its arrays and its
+        distinct sets, not from 100,000 candidates' objects again (at 100k x 20k a third of a second,
+        on the thread the bounds' blocks share the two cores with)."""
         required = [tuple(dict.fromkeys(s.required_skills)) for s in shortages]
         nice = [tuple(k for k in dict.fromkeys(s.nice_skills) if k not in members)
                 for s, members in zip(shortages, map(frozenset, required))]
-        skill_ids = sorted(frozenset().union(*(c.skills for c in candidates), *required, *nice))
+        held = (c.skills for c in candidates) if table is None else (table.skill_names,)
+        skill_ids = sorted(frozenset().union(*held, *required, *nice))
         number = {skill: n for n, skill in enumerate(skill_ids)}
         group_number: dict[str, int] = {}
         links = [[(group_number.setdefault(key, len(group_number)), credit)
@@ -116,12 +130,32 @@ class ExactTables:
         # for a transversal skill, so that test is made by the tables.
         holds = [[group_number.setdefault(key, len(group_number)) for key in index.holds(skill)] for skill in skill_ids]
         link_start, link_group = _csr([[g for g, _ in row] for row in links])
-        names = sorted({c for x in chain(candidates, shortages) for c in x.certificates}
-                       | {w for c in candidates for w in c.desired_sectors} | {s.sector for s in shortages})
+        if table is None:
+            cert_sets, wish_sets = [c.certificates for c in candidates], [c.desired_sectors for c in candidates]
+        else:
+            cert_sets, wish_sets = table.cert_sets, table.wish_sets  # the distinct ones
+        names = sorted({c for x in cert_sets for c in x} | {c for s in shortages for c in s.certificates}
+                       | {w for x in wish_sets for w in x} | {s.sector for s in shortages})
         code = {name: n for n, name in enumerate(names)}
-        c_skill_start, c_skills = _csr(_numbered((c.skills for c in candidates), number))
-        c_cert_start, c_certs = _csr(_numbered((c.certificates for c in candidates), code))
-        c_wish_start, c_wishes = _csr(_numbered((c.desired_sectors for c in candidates), code))
+        if table is None:
+            c_skill_start, c_skills = _csr(_numbered((c.skills for c in candidates), number))
+            c_cert_start, c_certs = _csr(_numbered(cert_sets, code))
+            c_wish_start, c_wishes = _csr(_numbered(wish_sets, code))
+            c_lat = np.array([c.lat for c in candidates], np.float64)
+            c_lon = np.array([c.lon for c in candidates], np.float64)
+            c_radius = np.array([c.max_distance_km for c in candidates], np.float64)
+            c_day = np.array([c.available_from.toordinal() for c in candidates], np.int64)
+            c_level = np.array([c.skill_level for c in candidates], np.int64)
+        else:
+            # The table numbers the candidates' skills by name among theirs alone, in the order of
+            # skill_ids too (which hold them): renumbered, then sorted per candidate.
+            renumber = np.array([number[k] for k in table.skill_names] or [0], np.int64)
+            c_skill_start = table.skill_start.astype(np.int64)
+            c_skills = _runs_sorted(renumber[table.held_skill], c_skill_start)
+            cert_numbers, wish_numbers = _numbered(cert_sets, code), _numbered(wish_sets, code)
+            c_cert_start, c_certs = _csr([cert_numbers[n] for n in table.cert_set.tolist()])
+            c_wish_start, c_wishes = _csr([wish_numbers[n] for n in table.wish_set.tolist()])
+            c_lat, c_lon, c_radius, c_day, c_level = table.lat, table.lon, table.radius, table.day, table.level
         s_required_start, s_required = _csr([[number[k] for k in req] for req in required])
         s_nice_start, s_nice = _csr([[number[k] for k in row] for row in nice])
         s_cert_start, s_certs = _csr([sorted(map(code.__getitem__, s.certificates)) for s in shortages])
@@ -129,8 +163,7 @@ class ExactTables:
         levels = [s.skill_level for s in shortages]
         # Powers by whole steps between ISCO levels, as Python works them out (a power in compiled
         # code may differ in the last bit).
-        steps = (max(chain(levels, (c.skill_level for c in candidates)), default=0) + 1
-                 + max(0, -settings.free_level_steps))
+        steps = (max(chain(levels, c_level.tolist()), default=0) + 1 + max(0, -settings.free_level_steps))
         floor = settings.min_related_credit if settings.credits_never_rise else 0.0
         uses = max(settings.max_related_uses, 0)
         return cls(
@@ -141,11 +174,7 @@ class ExactTables:
             link_start=link_start, link_group=link_group,
             link_credit=np.array([credit for row in links for _, credit in row], np.float64),
             hold_start=hold_start, hold_group=hold_group,
-            c_lat=np.array([c.lat for c in candidates], np.float64),
-            c_lon=np.array([c.lon for c in candidates], np.float64),
-            c_radius=np.array([c.max_distance_km for c in candidates], np.float64),
-            c_day=np.array([c.available_from.toordinal() for c in candidates], np.int64),
-            c_level=np.array([c.skill_level for c in candidates], np.int64),
+            c_lat=c_lat, c_lon=c_lon, c_radius=c_radius, c_day=c_day, c_level=c_level,
             c_skill_start=c_skill_start, c_skills=c_skills, c_cert_start=c_cert_start, c_certs=c_certs,
             c_wish_start=c_wish_start, c_wishes=c_wishes,
             s_lat=np.array([s.lat for s in shortages], np.float64),
