@@ -172,9 +172,9 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
     # The exact scoring's tables are Python work: built while the bounds' compiled blocks run in threads.
     built: list[ExactTables] = []
     table = CandidateTable(candidates)  # read once: the refills take their rows from it
-    bounds = pair_bounds(table, shortages, index, settings, changes, workers,
-                         alongside=lambda: built.append(ExactTables.build(candidates, shortages, index, settings, table)),
-                         keep=keep)
+    bounds = pair_bounds(table, shortages, index, settings, changes, workers, keep=keep,
+                         alongside=lambda table=table: built.append(
+                             ExactTables.build(candidates, shortages, index, settings, table)))
     if not len(bounds):
         return []
     if bounds.dropped is not None and (bounds.dropped > -np.inf).any():
