@@ -26,6 +26,7 @@ from itertools import chain
 
 import numpy as np
 
+from .bounds import run_offsets
 from .compiled import compiled
 from .rules import EARTH_RADIUS_KM
 from .skills import SkillIndex
@@ -34,9 +35,7 @@ from .types import CandidateIn, Explanation, MatchSettings, Proposal, ShortageIn
 
 def _csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     """(start offsets, values) of a list of integer lists."""
-    counts = np.fromiter(map(len, lists), np.int64, len(lists))
-    start = np.zeros(len(lists) + 1, np.int64)
-    np.cumsum(counts, out=start[1:])
+    start = run_offsets(np.fromiter(map(len, lists), np.int64, len(lists)))
     values = np.fromiter(chain.from_iterable(lists), np.int64, int(start[-1]))
     return start, values
 
@@ -829,8 +828,8 @@ def _explained(tables: ExactTables, scratch: _Scratch, chosen_candidate, chosen_
     with ThreadPoolExecutor(workers, thread_name_prefix="explain") as pool:
         parts = list(pool.map(explain_slice, range(workers)))
     # Each slice's cuts count from its own start: shifted by the skills of the slices before.
-    required_before = np.cumsum([0] + [len(part[0]) for part in parts])
-    nice_before = np.cumsum([0] + [len(part[3]) for part in parts])
+    required_before = run_offsets([len(part[0]) for part in parts])
+    nice_before = run_offsets([len(part[3]) for part in parts])
     return (np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts]),
             np.concatenate([part[2] + required_before[w] for w, part in enumerate(parts)]),
             np.concatenate([part[3] for part in parts]),
