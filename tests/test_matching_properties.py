@@ -517,6 +517,82 @@ def test_streams_cut_short_in_threads_give_the_same_proposals(monkeypatch):
     assert any(start is not None and np.isfinite(start).any() for start in starts)
 
 
+def test_a_resumed_round_takes_what_a_round_from_the_top_takes(monkeypatch):
+    """After a refill, each round resumes from the highest bound at which its streams differ from the
+    round before's in a way the greedy could see (StreamAllocation.run's `before` and `above`): what
+    it takes is what a round from the top over the same streams takes, and the proposals are those
+    of the run that kept every pair. Here rounds resume after pairs taken again (this seed, one
+    shortage per candidate and streams cut to one pair per place make several rounds)."""
+    from nlwerktdoor.matching import bounds, exact
+
+    rnd = random.Random(93)
+    n_candidates, n_shortages = rnd.randint(20, 120), rnd.randint(10, 60)
+    cands = [CandidateIn(f"worker:{i}", rnd.uniform(52.0, 52.3), rnd.uniform(4.6, 5.0), rnd.choice([20, 40]),
+                         frozenset(rnd.sample(SKILL_IDS, 4)), frozenset(), frozenset(), START, rnd.choice([1, 1, 2]),
+                         rnd.randint(0, 4)) for i in range(n_candidates)]
+    shorts = [ShortageIn(i, "care", rnd.uniform(52.0, 52.3), rnd.uniform(4.6, 5.0), rnd.choice([20, 40]),
+                         tuple(rnd.sample(SKILL_IDS, 4)), (), frozenset(), START, rnd.randint(1, 3), rnd.random() < 0.5,
+                         rnd.randint(0, 4)) for i in range(n_shortages)]
+    settings = MatchSettings(min_coverage=0.2, min_coverage_with_training=0.1, shortages_per_candidate=1)
+    expected = match(cands, shorts, INDEX, settings)
+    assert len(expected) > 100
+    monkeypatch.setattr(bounds, "_KEEP_BUFFER_PAIRS", 0)
+    resumed, run = [], exact.StreamAllocation.run
+
+    def checked(self, streams, memo=None, before=None, above=np.inf):
+        taken = run(self, streams, memo, before, above)
+        if before is not None:
+            whole = run(self, streams, memo)
+            for field in ("candidate", "shortage", "score", "coverage", "distance", "room"):
+                assert np.array_equal(getattr(taken, field), getattr(whole, field)), field
+            resumed.append(int(np.count_nonzero(before.score > above)))
+        return taken
+
+    monkeypatch.setattr(exact.StreamAllocation, "run", checked)
+    # Every score a resumed round reads was in the memo: none had to start from the top after all.
+    states, resumed_state = [], exact.resumed_state
+    monkeypatch.setattr(exact, "resumed_state", lambda *args: states.append(found := resumed_state(*args)) or found)
+    assert match(cands, shorts, INDEX, settings, stream_depth=1) == expected
+    assert len(resumed) > 1 and max(resumed) > 0  # rounds resumed, some after pairs taken again
+    assert states and all(state[0] for state in states)
+
+
+def test_the_highest_change_of_the_streams_is_the_first_the_greedy_could_see():
+    """allocate._highest_change: per shortage, the two streams read from the top up to the first pair
+    added or gone that the round before would not have passed over (its candidate or its shortage
+    full above it); the highest such bound over the shortages, -inf where nothing differs."""
+    from nlwerktdoor.matching.allocate import _highest_change
+
+    def streams(*rows):  # (shortage, candidate, bound) in _streams' order
+        return (np.array([r[0] for r in rows], np.int32), np.array([r[1] for r in rows], np.int32),
+                np.array([r[2] for r in rows], np.float64))
+
+    old = streams((0, 1, 0.9), (0, 2, 0.8), (0, 3, 0.7), (1, 5, 0.95), (1, 6, 0.6), (2, 7, 0.5), (2, 8, 0.5))
+    new = streams((0, 1, 0.9), (0, 2, 0.8), (0, 4, 0.75), (0, 3, 0.7), (1, 6, 0.6), (2, 7, 0.5), (2, 8, 0.5))
+    key_rank = np.arange(10)
+    nobody_full = np.full(10, -np.inf)
+
+    def change(which, candidate_full=nobody_full, shortage_full=nobody_full, new=new):
+        return _highest_change(*old, *new, np.array(which, np.int64), key_rank, candidate_full, shortage_full)
+
+    assert change([0]) == 0.75  # candidate 4 added
+    assert change([1]) == 0.95 and change([0, 1, 2]) == 0.95  # candidate 5 gone
+    assert change([2]) == -np.inf  # the same stream
+    full = nobody_full.copy()
+    full[5] = 0.96  # candidate 5 was full above its pair: it was passed over, and it does not count
+    assert change([1], candidate_full=full) == -np.inf and change([0, 1], candidate_full=full) == 0.75
+    assert change([1], shortage_full=np.array([-np.inf, 0.97, -np.inf])) == -np.inf
+    full[4] = 0.8  # so was candidate 4 above the pair added: nothing else differs
+    assert change([0], candidate_full=full) == -np.inf and change([0, 1], candidate_full=full) == -np.inf
+    assert change([0], shortage_full=np.array([0.75, -np.inf, -np.inf])) == 0.75  # not above it
+    full[5] = 0.95  # full at its bound, not above it: the pair could have come first
+    assert change([1], candidate_full=full) == 0.95
+    # At the same bound, the candidate key decides the order: a pair added before another counts there.
+    tied = streams((0, 1, 0.9), (0, 2, 0.8), (0, 3, 0.7), (1, 5, 0.95), (1, 6, 0.6), (2, 0, 0.5), (2, 7, 0.5),
+                   (2, 8, 0.5))
+    assert change([2], new=tied) == 0.5
+
+
 def test_the_kth_best_bound_of_each_shortage_is_its_kth_highest_rounded_down():
     """bounds._kth_best: per shortage the keep-th highest bound, never above it and at most 2**-31
     below it; -inf for a shortage with fewer pairs or nothing to keep."""

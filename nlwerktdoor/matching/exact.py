@@ -622,6 +622,7 @@ def _memo_table(slots):
 
 
 _NO_MEMO = (np.zeros((0, 5), np.float64), 0)
+_NOTHING_AHEAD = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
 
 
 @compiled
@@ -651,7 +652,7 @@ def _memo_grown(table):
 
 @compiled
 def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_start, key_rank, shortage_id,
-                     candidate_left, shortage_left, capacity, exclude, T, S, G, memo):
+                     candidate_left, shortage_left, capacity, exclude, T, S, G, memo, ahead):
     """allocate.match's greedy: the streams' heads in one heap, a bound scored exactly when it comes
     first, an exact proposal taken when it comes first and both sides have room. Returns the
     proposals taken, in that order: (candidate, shortage, score, coverage, distance) as arrays, the
@@ -659,11 +660,14 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
 
     `exclude`: sorted candidate x shortages + shortage of the pairs proposed before; the left
     arrays are changed in place. `memo` (ScoreMemo.arrays; an empty table: none): exact scores of
-    pairs scored before, read instead of scoring them again, and this allocation's added."""
+    pairs scored before, read instead of scoring them again, and this allocation's added. `ahead`:
+    exact proposals (candidates, shortages, scores, coverages, distances) in the heap from the start,
+    beside the streams' first bounds (a resumed round: resumed_state)."""
     n_shortages = len(shortage_left)
     memo_table, memo_used = memo
     use_memo = len(memo_table) > 0
-    size = 2 * len(starts) + 16
+    ahead_candidate, ahead_shortage, ahead_score, ahead_coverage, ahead_distance = ahead
+    size = 2 * (len(starts) + len(ahead_candidate)) + 16
     # Entries (the pool): for a bound its stream position and end, for an exact score its candidate,
     # score, coverage and distance; both: the shortage's position (a bound's score is read from the heap
     # only). The heap holds, by heap position, what orders the entries (score, candidate key rank,
@@ -688,6 +692,13 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
         pool_a[used], pool_b[used], pool_shortage[used] = start, ends[k], stream_of_start[k]
         _put(heap, n_heap, stream_score[start], key_rank[stream_candidate[start]], 2 * shortage_id[stream_of_start[k]],
              used)
+        used += 1
+        n_heap += 1
+    for k in range(len(ahead_candidate)):
+        candidate, shortage = ahead_candidate[k], ahead_shortage[k]
+        pool_score[used], pool_a[used], pool_shortage[used] = ahead_score[k], candidate, shortage
+        pool_coverage[used], pool_distance[used] = ahead_coverage[k], ahead_distance[k]
+        _put(heap, n_heap, ahead_score[k], key_rank[candidate], 2 * shortage_id[shortage] + 1, used)
         used += 1
         n_heap += 1
     for root in range(n_heap // 2 - 1, -1, -1):
@@ -765,6 +776,58 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
     memo = (memo_table, memo_used)
     return (pool_a[taken], pool_shortage[taken], pool_score[taken], pool_coverage[taken], pool_distance[taken], memo,
             n_scored)
+
+
+@compiled
+def resumed_state(stream_candidate, stream_score, starts, ends, stream_of_start, candidate_left, shortage_left,
+                  capacity, exclude, taken_candidate, taken_shortage, n_before, above, memo_table):
+    """Where allocate_streams stood, over these streams, once every entry of its heap above `above` was
+    done with, given the round before over streams that differ from these only at or below `above`
+    (allocate._match_kept): that round's first `n_before` pairs taken (those that scored above it) are
+    taken again, off the left arrays (in place); each stream of a shortage with places left starts at
+    its first bound not above it; and the pairs of those streams bounded above it, whose candidate has
+    room, were scored then: their exact proposals not above it wait in the heap (`ahead`). A pair
+    bounded above it whose candidate was full, or whose shortage was, was passed over then, and would
+    be now. Returns (whether every such score was in the memo, the streams' new starts, which
+    streams go on, and the proposals ahead)."""
+    n_shortages = len(shortage_left)
+    for k in range(n_before):
+        candidate, shortage = taken_candidate[k], taken_shortage[k]
+        places = shortage_left[shortage]
+        shortage_left[shortage] = places - min(capacity[candidate], places)
+        candidate_left[candidate] -= 1
+    new_starts, goes_on = starts.copy(), np.zeros(len(starts), np.bool_)
+    n_ahead = 0
+    ahead_candidate, ahead_shortage = np.empty(16, np.int64), np.empty(16, np.int64)
+    ahead_score, ahead_coverage, ahead_distance = np.empty(16), np.empty(16), np.empty(16)
+    for k in range(len(starts)):
+        shortage = stream_of_start[k]
+        if shortage_left[shortage] <= 0:
+            continue
+        position = starts[k]
+        while position < ends[k] and stream_score[position] > above:
+            candidate = stream_candidate[position]
+            position += 1
+            key = candidate * n_shortages + shortage
+            if candidate_left[candidate] <= 0 or _has(exclude, 0, len(exclude), key):
+                continue
+            slot = _memo_slot(memo_table, key)
+            if memo_table[slot, 0] != np.float64(key):
+                return False, new_starts, goes_on, (ahead_candidate[:0], ahead_shortage[:0], ahead_score[:0],
+                                                    ahead_coverage[:0], ahead_distance[:0])
+            if memo_table[slot, 1] == 0.0 or memo_table[slot, 2] > above:
+                continue  # failed, or taken above (those with room at the end of it all were)
+            if n_ahead == len(ahead_candidate):
+                ahead_candidate, ahead_shortage = _grown(ahead_candidate, 0), _grown(ahead_shortage, 0)
+                ahead_score, ahead_coverage = _grown(ahead_score, 0), _grown(ahead_coverage, 0)
+                ahead_distance = _grown(ahead_distance, 0)
+            ahead_candidate[n_ahead], ahead_shortage[n_ahead] = candidate, shortage
+            ahead_score[n_ahead], ahead_coverage[n_ahead] = memo_table[slot, 2], memo_table[slot, 3]
+            ahead_distance[n_ahead] = memo_table[slot, 4]
+            n_ahead += 1
+        new_starts[k], goes_on[k] = position, position < ends[k]
+    return True, new_starts, goes_on, (ahead_candidate[:n_ahead], ahead_shortage[:n_ahead], ahead_score[:n_ahead],
+                                       ahead_coverage[:n_ahead], ahead_distance[:n_ahead])
 
 
 @compiled
@@ -868,20 +931,45 @@ class StreamAllocation:
         self.capacity = np.fromiter((capacity[c.key] for c in candidates), np.int64, len(candidates))
         self.shortage_id = np.fromiter((s.id for s in shortages), np.int64, len(shortages))
 
-    def run(self, streams: tuple, memo: ScoreMemo | None = None) -> Taken:
+    def run(self, streams: tuple, memo: ScoreMemo | None = None, before: Taken | None = None,
+            above: float = np.inf) -> Taken:
         """The greedy over the streams (stream candidates, bounds, starts, ends, shortage of each
         stream): the pairs taken, in the order taken. `memo`: exact scores of an earlier run over
-        the same candidates and shortages (read, and added to)."""
+        the same candidates and shortages (read, and added to).
+
+        `before` (with `memo`): what this greedy took over streams that differ from these only in
+        pairs bounded at most `above` (or in pairs it passed over, their candidate or shortage full
+        above them). Everything it did above `above` happens again, so the greedy resumes from there
+        (resumed_state) instead of from the top; where the memo lacks a score that needs, it runs
+        from the top."""
         stream_candidate, stream_score, starts, ends, stream_of_start = streams
-        room = self.room.copy()  # allocate_streams takes places off both in place
+        stream_candidate = stream_candidate.astype(np.int64)
+        starts, ends = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+        stream_of_start = stream_of_start.astype(np.int64)
+        left, room = self.left.copy(), self.room.copy()  # allocate_streams takes places off both in place
+        ahead, n_before = _NOTHING_AHEAD, 0
+        if before is not None and memo is not None and len(before):
+            n_before = int(np.count_nonzero(before.score > above))  # the order taken: scores never rise
+            done, resumed_starts, goes_on, resumed_ahead = resumed_state(
+                stream_candidate, stream_score, starts, ends, stream_of_start, left, room, self.capacity,
+                self.excluded, before.candidate, before.shortage, n_before, above, memo.table)
+            if done:
+                starts, ends, stream_of_start = resumed_starts[goes_on], ends[goes_on], stream_of_start[goes_on]
+                ahead = resumed_ahead
+            else:
+                left, room, n_before = self.left.copy(), self.room.copy(), 0
         taken = allocate_streams(
-            stream_candidate.astype(np.int64), stream_score, np.asarray(starts, np.int64),
-            np.asarray(ends, np.int64), stream_of_start.astype(np.int64), self.key_rank, self.shortage_id,
-            self.left.copy(), room, self.capacity, self.excluded, self.tables.arrays(), self.scratch.arrays,
-            self.scratch.given, memo.arrays() if memo is not None else _NO_MEMO)
+            stream_candidate, stream_score, starts, ends, stream_of_start, self.key_rank, self.shortage_id,
+            left, room, self.capacity, self.excluded, self.tables.arrays(), self.scratch.arrays,
+            self.scratch.given, memo.arrays() if memo is not None else _NO_MEMO, ahead)
         candidate, shortage, score, coverage, distance, memo_arrays, _scored = taken
         if memo is not None:
             memo.keep(memo_arrays)
+        if n_before:
+            candidate, shortage, score, coverage, distance = (
+                np.concatenate((column[:n_before], part)) for column, part in zip(
+                    (before.candidate, before.shortage, before.score, before.coverage, before.distance),
+                    (candidate, shortage, score, coverage, distance)))
         return Taken(candidate, shortage, score, coverage, distance, room)
 
     def proposals(self, taken: Taken) -> list[Proposal]:
