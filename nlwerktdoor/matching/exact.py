@@ -708,10 +708,8 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
         if rest & 1 == 1:  # an exact score: taken if both sides have room
             n_heap = _pop_root(heap, n_heap)
             candidate, shortage = pool_a[top], pool_shortage[top]
-            places = shortage_left[shortage]
-            if places > 0 and candidate_left[candidate] > 0:
-                shortage_left[shortage] = places - min(capacity[candidate], places)
-                candidate_left[candidate] -= 1
+            if shortage_left[shortage] > 0 and candidate_left[candidate] > 0:
+                _take(candidate, shortage, candidate_left, shortage_left, capacity)
                 if n_chosen == len(chosen):
                     chosen = _grown(chosen, n_chosen + 1)
                 chosen[n_chosen] = top
@@ -779,6 +777,15 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
 
 
 @compiled
+def _take(candidate, shortage, candidate_left, shortage_left, capacity):
+    """A pair taken: the candidate has one shortage less to go to, the shortage as many places less as
+    the candidate is people (a listing of N fills up to N), never below none."""
+    places = shortage_left[shortage]
+    shortage_left[shortage] = places - min(capacity[candidate], places)
+    candidate_left[candidate] -= 1
+
+
+@compiled
 def resumed_state(stream_candidate, stream_score, starts, ends, stream_of_start, candidate_left, shortage_left,
                   capacity, exclude, taken_candidate, taken_shortage, n_before, above, memo_table):
     """Where allocate_streams stood, over these streams, once every entry of its heap above `above` was
@@ -792,10 +799,7 @@ def resumed_state(stream_candidate, stream_score, starts, ends, stream_of_start,
     streams go on, and the proposals ahead)."""
     n_shortages = len(shortage_left)
     for k in range(n_before):
-        candidate, shortage = taken_candidate[k], taken_shortage[k]
-        places = shortage_left[shortage]
-        shortage_left[shortage] = places - min(capacity[candidate], places)
-        candidate_left[candidate] -= 1
+        _take(taken_candidate[k], taken_shortage[k], candidate_left, shortage_left, capacity)
     new_starts, goes_on = starts.copy(), np.zeros(len(starts), np.bool_)
     n_ahead = 0
     ahead_candidate, ahead_shortage = np.empty(16, np.int64), np.empty(16, np.int64)
