@@ -138,6 +138,7 @@ class ExactTables:
         code = {name: n for n, name in enumerate(names)}
         if table is None:
             c_skill_start, c_skills = _csr(_numbered((c.skills for c in candidates), number))
+            c_skills = c_skills.astype(np.int32)  # as from a table (below): one compiled form of the scoring
             c_cert_start, c_certs = _csr(_numbered(cert_sets, code))
             c_wish_start, c_wishes = _csr(_numbered(wish_sets, code))
             c_lat = np.array([c.lat for c in candidates], np.float64)
@@ -147,8 +148,9 @@ class ExactTables:
             c_level = np.array([c.skill_level for c in candidates], np.int64)
         else:
             # The table numbers the candidates' skills by name among theirs alone, in the order of
-            # skill_ids too (which hold them): renumbered, then sorted per candidate.
-            renumber = np.array([number[k] for k in table.skill_names] or [0], np.int64)
+            # skill_ids too (which hold them): renumbered, then sorted per candidate. In int32: at national
+            # size 50 million of them.
+            renumber = np.array([number[k] for k in table.skill_names] or [0], np.int32)
             c_skill_start = table.skill_start.astype(np.int64)
             c_skills = _runs_sorted(renumber[table.held_skill], c_skill_start)
             cert_numbers, wish_numbers = _numbered(cert_sets, code), _numbered(wish_sets, code)
@@ -585,10 +587,9 @@ def _rows_grown(array, size):
 
 
 @compiled
-def _pool_grown(pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance, size):
+def _pool_grown(pool_score, pool_a, pool_b, pool_shortage, size):
     """allocate_streams' pool of entries with room for `size`."""
-    return (_grown(pool_score, size), _grown(pool_a, size), _grown(pool_b, size), _grown(pool_shortage, size),
-            _grown(pool_coverage, size), _grown(pool_distance, size))
+    return _grown(pool_score, size), _grown(pool_a, size), _grown(pool_b, size), _grown(pool_shortage, size)
 
 
 class ScoreMemo:
@@ -596,10 +597,12 @@ class ScoreMemo:
     candidates and shortages (allocate._match_kept: a national run allocates five times, each time
     with deeper streams for a few shortages, and scored mostly the same pairs again: the later
     rounds took two to three and a half minutes each). An open-addressing hash table of pair keys
-    (candidate position x shortages + shortage position; -1 empty), with what _score_pair gave, one
-    row a slot: (key, passes, score, coverage, distance) as floats (keys stay below 2**53, so exact),
-    so that a lookup reads one place in memory, not five arrays (at national size some 12 million
-    lookups a round, nearly all of them cache misses)."""
+    (candidate position x shortages + shortage position; -1 empty), with the score _score_pair gave
+    (-1: the pair fails), one row a slot: (key, score) as floats (keys stay below 2**53, so exact), so
+    that a lookup reads one place in memory, not two arrays (at national size some 12 million lookups a
+    round, nearly all of them cache misses). A taken pair's coverage and distance are worked out
+    again when it is worded (explain_many): at national size the table held some 30 million pairs, and
+    with them in it, 40 bytes a slot instead of 16, it was 2.7 GB of the run's peak."""
 
     def __init__(self, slots: int):
         """`slots`: a power of two (the table doubles when half full)."""
@@ -616,13 +619,13 @@ class ScoreMemo:
 @compiled
 def _memo_table(slots):
     """An empty table of `slots` rows (key -1: empty)."""
-    table = np.zeros((slots, 5), np.float64)
+    table = np.zeros((slots, 2), np.float64)
     table[:, 0] = -1.0
     return table
 
 
-_NO_MEMO = (np.zeros((0, 5), np.float64), 0)
-_NOTHING_AHEAD = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+_NO_MEMO = (np.zeros((0, 2), np.float64), 0)
+_NOTHING_AHEAD = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
 
 @compiled
@@ -645,8 +648,7 @@ def _memo_grown(table):
     for old in range(len(table)):
         if table[old, 0] != -1.0:
             slot = _memo_slot(grown, np.int64(table[old, 0]))
-            for f in range(5):
-                grown[slot, f] = table[old, f]
+            grown[slot, 0], grown[slot, 1] = table[old, 0], table[old, 1]
     return grown
 
 
@@ -655,21 +657,21 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
                      candidate_left, shortage_left, capacity, exclude, T, S, G, memo, ahead):
     """allocate.match's greedy: the streams' heads in one heap, a bound scored exactly when it comes
     first, an exact proposal taken when it comes first and both sides have room. Returns the
-    proposals taken, in that order: (candidate, shortage, score, coverage, distance) as arrays, the
-    memo, and how many pairs were scored exactly.
+    proposals taken, in that order: (candidate, shortage, score) as arrays, the memo, and how many
+    pairs were scored exactly.
 
     `exclude`: sorted candidate x shortages + shortage of the pairs proposed before; the left
     arrays are changed in place. `memo` (ScoreMemo.arrays; an empty table: none): exact scores of
     pairs scored before, read instead of scoring them again, and this allocation's added. `ahead`:
-    exact proposals (candidates, shortages, scores, coverages, distances) in the heap from the start,
+    exact proposals (candidates, shortages, scores) in the heap from the start,
     beside the streams' first bounds (a resumed round: resumed_state)."""
     n_shortages = len(shortage_left)
     memo_table, memo_used = memo
     use_memo = len(memo_table) > 0
-    ahead_candidate, ahead_shortage, ahead_score, ahead_coverage, ahead_distance = ahead
+    ahead_candidate, ahead_shortage, ahead_score = ahead
     size = 2 * (len(starts) + len(ahead_candidate)) + 16
-    # Entries (the pool): for a bound its stream position and end, for an exact score its candidate,
-    # score, coverage and distance; both: the shortage's position (a bound's score is read from the heap
+    # Entries (the pool): for a bound its stream position and end, for an exact score its candidate
+    # and score; both: the shortage's position (a bound's score is read from the heap
     # only). The heap holds, by heap position, what orders the entries (score, candidate key rank,
     # 2 x shortage id + kind: 0 bound, 1 exact) and the entry's number, side by side in one row
     # (_before): a comparison reads two neighbouring rows of one array, not the pool's entries anywhere
@@ -679,8 +681,6 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
     pool_a = np.empty(size, np.int64)
     pool_b = np.empty(size, np.int64)
     pool_shortage = np.empty(size, np.int64)
-    pool_coverage = np.empty(size, np.float64)
-    pool_distance = np.empty(size, np.float64)
     heap = np.empty((size, 4), np.float64)
     used = 0
     n_heap = 0
@@ -697,7 +697,6 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
     for k in range(len(ahead_candidate)):
         candidate, shortage = ahead_candidate[k], ahead_shortage[k]
         pool_score[used], pool_a[used], pool_shortage[used] = ahead_score[k], candidate, shortage
-        pool_coverage[used], pool_distance[used] = ahead_coverage[k], ahead_distance[k]
         _put(heap, n_heap, ahead_score[k], key_rank[candidate], 2 * shortage_id[shortage] + 1, used)
         used += 1
         n_heap += 1
@@ -743,37 +742,34 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
             key = candidate * n_shortages + shortage
             slot = _memo_slot(memo_table, key)
             if memo_table[slot, 0] == np.float64(key):
-                passes, score = memo_table[slot, 1] != 0.0, memo_table[slot, 2]
-                coverage, distance = memo_table[slot, 3], memo_table[slot, 4]
+                score = memo_table[slot, 1]
+                passes = score >= 0.0
             else:
-                passes, score, coverage, distance = _score_pair(candidate, shortage, T, S, G)
+                passes, score, _coverage, _distance = _score_pair(candidate, shortage, T, S, G)
                 n_scored += 1
-                memo_table[slot, 0], memo_table[slot, 1] = np.float64(key), 1.0 if passes else 0.0
-                memo_table[slot, 2], memo_table[slot, 3], memo_table[slot, 4] = score, coverage, distance
+                memo_table[slot, 0], memo_table[slot, 1] = np.float64(key), score if passes else -1.0
                 memo_used += 1
                 if 2 * memo_used > len(memo_table):
                     memo_table = _memo_grown(memo_table)
         else:
-            passes, score, coverage, distance = _score_pair(candidate, shortage, T, S, G)
+            passes, score, _coverage, _distance = _score_pair(candidate, shortage, T, S, G)
             n_scored += 1
         if not passes:
             continue
         # The exact score goes into the heap, to be taken when it comes first in turn.
         if used + 1 > len(pool_score):
-            pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance = _pool_grown(
-                pool_score, pool_a, pool_b, pool_shortage, pool_coverage, pool_distance, used + 1)
+            pool_score, pool_a, pool_b, pool_shortage = _pool_grown(pool_score, pool_a, pool_b, pool_shortage,
+                                                                    used + 1)
         if n_heap + 1 > len(heap):
             heap = _rows_grown(heap, n_heap + 1)
         pool_score[used], pool_a[used], pool_shortage[used] = score, candidate, shortage
-        pool_coverage[used], pool_distance[used] = coverage, distance
         _put(heap, n_heap, score, key_rank[candidate], rest | 1, used)
         used += 1
         _sift_up(heap, n_heap)
         n_heap += 1
     taken = chosen[:n_chosen]
     memo = (memo_table, memo_used)
-    return (pool_a[taken], pool_shortage[taken], pool_score[taken], pool_coverage[taken], pool_distance[taken], memo,
-            n_scored)
+    return pool_a[taken], pool_shortage[taken], pool_score[taken], memo, n_scored
 
 
 @compiled
@@ -802,8 +798,7 @@ def resumed_state(stream_candidate, stream_score, starts, ends, stream_of_start,
         _take(taken_candidate[k], taken_shortage[k], candidate_left, shortage_left, capacity)
     new_starts, goes_on = starts.copy(), np.zeros(len(starts), np.bool_)
     n_ahead = 0
-    ahead_candidate, ahead_shortage = np.empty(16, np.int64), np.empty(16, np.int64)
-    ahead_score, ahead_coverage, ahead_distance = np.empty(16), np.empty(16), np.empty(16)
+    ahead_candidate, ahead_shortage, ahead_score = np.empty(16, np.int64), np.empty(16, np.int64), np.empty(16)
     for k in range(len(starts)):
         shortage = stream_of_start[k]
         if shortage_left[shortage] <= 0:
@@ -817,27 +812,24 @@ def resumed_state(stream_candidate, stream_score, starts, ends, stream_of_start,
                 continue
             slot = _memo_slot(memo_table, key)
             if memo_table[slot, 0] != np.float64(key):
-                return False, new_starts, goes_on, (ahead_candidate[:0], ahead_shortage[:0], ahead_score[:0],
-                                                    ahead_coverage[:0], ahead_distance[:0])
-            if memo_table[slot, 1] == 0.0 or memo_table[slot, 2] > above:
+                return False, new_starts, goes_on, (ahead_candidate[:0], ahead_shortage[:0], ahead_score[:0])
+            if memo_table[slot, 1] < 0.0 or memo_table[slot, 1] > above:
                 continue  # failed, or taken above (those with room at the end of it all were)
             if n_ahead == len(ahead_candidate):
                 ahead_candidate, ahead_shortage = _grown(ahead_candidate, 0), _grown(ahead_shortage, 0)
-                ahead_score, ahead_coverage = _grown(ahead_score, 0), _grown(ahead_coverage, 0)
-                ahead_distance = _grown(ahead_distance, 0)
-            ahead_candidate[n_ahead], ahead_shortage[n_ahead] = candidate, shortage
-            ahead_score[n_ahead], ahead_coverage[n_ahead] = memo_table[slot, 2], memo_table[slot, 3]
-            ahead_distance[n_ahead] = memo_table[slot, 4]
+                ahead_score = _grown(ahead_score, 0)
+            ahead_candidate[n_ahead], ahead_shortage[n_ahead], ahead_score[n_ahead] = (candidate, shortage,
+                                                                                       memo_table[slot, 1])
             n_ahead += 1
         new_starts[k], goes_on[k] = position, position < ends[k]
-    return True, new_starts, goes_on, (ahead_candidate[:n_ahead], ahead_shortage[:n_ahead], ahead_score[:n_ahead],
-                                       ahead_coverage[:n_ahead], ahead_distance[:n_ahead])
+    return True, new_starts, goes_on, (ahead_candidate[:n_ahead], ahead_shortage[:n_ahead], ahead_score[:n_ahead])
 
 
 @compiled
 def explain_many(candidates, shortages, T, S, G):
     """The explanations of the given pairs, grouped for Python to slice: (required skills, their
-    covering skills (-1: none), cuts, nice-to-have skills matched, nice cuts). The required skills of
+    covering skills (-1: none), cuts, nice-to-have skills matched, nice cuts, coverages, distances;
+    the allocation keeps neither, see ScoreMemo). The required skills of
     pair k are, in the shortage's order within each kind, matched (credit 1) from cuts[k, 0], related
     from cuts[k, 1], missing from cuts[k, 2] to cuts[k, 3]; its nice-to-have skills with a credit from
     nice_cuts[k] to nice_cuts[k + 1]."""
@@ -849,10 +841,11 @@ def explain_many(candidates, shortages, T, S, G):
     skill, by = np.empty(n_required, np.int64), np.empty(n_required, np.int64)
     cuts = np.empty((len(shortages), 4), np.int64)
     nice_skill, nice_cuts = np.empty(n_nice, np.int64), np.zeros(len(shortages) + 1, np.int64)
+    coverage, distance = np.empty(len(shortages)), np.empty(len(shortages))
     r = q = 0
     for k in range(len(shortages)):
         s = shortages[k]
-        _score_pair(candidates[k], s, T, S, G)
+        _passes, _score, coverage[k], distance[k] = _score_pair(candidates[k], s, T, S, G)
         first, n = s_required_start[s], s_required_start[s + 1] - s_required_start[s]
         for kind in range(3):
             cuts[k, kind] = r
@@ -869,7 +862,7 @@ def explain_many(candidates, shortages, T, S, G):
                 nice_skill[q] = s_nice[first + t]
                 q += 1
         nice_cuts[k + 1] = q
-    return skill, by, cuts, nice_skill[:q].copy(), nice_cuts
+    return skill, by, cuts, nice_skill[:q].copy(), nice_cuts, coverage, distance
 
 
 # Fewer pairs than this are explained on one thread (threads cost more than they save).
@@ -900,7 +893,8 @@ def _explained(tables: ExactTables, scratch: _Scratch, chosen_candidate, chosen_
     return (np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts]),
             np.concatenate([part[2] + required_before[w] for w, part in enumerate(parts)]),
             np.concatenate([part[3] for part in parts]),
-            np.concatenate([parts[0][4][:1]] + [part[4][1:] + nice_before[w] for w, part in enumerate(parts)]))
+            np.concatenate([parts[0][4][:1]] + [part[4][1:] + nice_before[w] for w, part in enumerate(parts)]),
+            np.concatenate([part[5] for part in parts]), np.concatenate([part[6] for part in parts]))
 
 
 class StreamAllocation:
@@ -966,20 +960,18 @@ class StreamAllocation:
             stream_candidate, stream_score, starts, ends, stream_of_start, self.key_rank, self.shortage_id,
             left, room, self.capacity, self.excluded, self.tables.arrays(), self.scratch.arrays,
             self.scratch.given, memo.arrays() if memo is not None else _NO_MEMO, ahead)
-        candidate, shortage, score, coverage, distance, memo_arrays, _scored = taken
+        candidate, shortage, score, memo_arrays, _scored = taken
         if memo is not None:
             memo.keep(memo_arrays)
         if n_before:
-            candidate, shortage, score, coverage, distance = (
-                np.concatenate((column[:n_before], part)) for column, part in zip(
-                    (before.candidate, before.shortage, before.score, before.coverage, before.distance),
-                    (candidate, shortage, score, coverage, distance)))
-        return Taken(candidate, shortage, score, coverage, distance, room)
+            candidate, shortage, score = (np.concatenate((column[:n_before], part)) for column, part in zip(
+                (before.candidate, before.shortage, before.score), (candidate, shortage, score)))
+        return Taken(candidate, shortage, score, room)
 
     def proposals(self, taken: Taken) -> list[Proposal]:
         """The pairs taken as proposals, with their explanations."""
         return _proposals(self.tables, self.scratch, self.candidates, self.shortages, taken.candidate,
-                          taken.shortage, taken.score, taken.coverage, taken.distance, self.workers)
+                          taken.shortage, taken.score, self.workers)
 
 
 @dataclass
@@ -990,8 +982,6 @@ class Taken:
     candidate: np.ndarray
     shortage: np.ndarray
     score: np.ndarray
-    coverage: np.ndarray
-    distance: np.ndarray
     room: np.ndarray
 
     def __len__(self) -> int:
@@ -1007,27 +997,26 @@ def score_pairs(candidates: Sequence[CandidateIn], shortages: Sequence[ShortageI
     scratch = _Scratch(tables)
     which_candidate = np.array([c for c, _ in pairs], np.int64)
     which_shortage = np.array([s for _, s in pairs], np.int64)
-    passes, score, coverage, distance = _score_many(which_candidate, which_shortage, tables.arrays(), scratch.arrays,
-                                                    scratch.given)
+    passes, score = _score_many(which_candidate, which_shortage, tables.arrays(), scratch.arrays, scratch.given)
     found = iter(_proposals(tables, scratch, candidates, shortages, which_candidate[passes], which_shortage[passes],
-                            score[passes], coverage[passes], distance[passes], workers))
+                            score[passes], workers))
     return [next(found) if ok else None for ok in passes]
 
 
 @compiled
 def _score_many(candidates, shortages, T, S, G):
-    passes = np.zeros(len(candidates), np.bool_)
-    score, coverage, distance = np.zeros(len(candidates)), np.zeros(len(candidates)), np.zeros(len(candidates))
+    passes, score = np.zeros(len(candidates), np.bool_), np.zeros(len(candidates))
     for k in range(len(candidates)):
-        passes[k], score[k], coverage[k], distance[k] = _score_pair(candidates[k], shortages[k], T, S, G)
-    return passes, score, coverage, distance
+        passes[k], score[k], _coverage, _distance = _score_pair(candidates[k], shortages[k], T, S, G)
+    return passes, score
 
 
 def _proposals(tables: ExactTables, scratch: _Scratch, candidates, shortages, chosen_candidate, chosen_shortage, score,
-               coverage, distance, workers: int = 1) -> list[Proposal]:
-    """Proposals of the given pairs (each passes), with their explanations as rules._score words them
-    (worked out on `workers` threads: _explained)."""
-    skill, by, cuts, nice_skill, nice_cuts = _explained(tables, scratch, chosen_candidate, chosen_shortage, workers)
+               workers: int = 1) -> list[Proposal]:
+    """Proposals of the given pairs (each passes, with this score), with their explanations as
+    rules._score words them (worked out on `workers` threads: _explained)."""
+    skill, by, cuts, nice_skill, nice_cuts, coverage, distance = _explained(tables, scratch, chosen_candidate,
+                                                                           chosen_shortage, workers)
     # Names by the array, then each explanation as slices of Python tuples: no loop over skills here.
     names = np.array(tables.skill_ids + [None], dtype=object)  # -1 (no covering skill) reads None
     # As tuples: a slice of one is the explanation's tuple itself (of a list, a list copied once more).
