@@ -724,26 +724,28 @@ class _CandidateArrays:
                         if changes is not None else np.ones(n, bool))
         # Per candidate (CSR): the columns it holds by id, and per group the least common skill it
         # holds there (the generic factor favours it: min(1, commonness(required) / commonness(by))).
-        # Worked out per distinct skill once, then for all candidates at once.
+        # Worked out per distinct skill once, then for all candidates at once. Columns, groups and
+        # families are numbered in int32: at national size these arrays hold some 200 million entries
+        # and were 2 GB of the first pass's peak (and of each refill's) in int64.
         distinct = table.skill_names
-        owner_counts = np.diff(table.skill_start)
-        owner = np.repeat(np.arange(n), owner_counts)
         held_skill = table.held_skill
-        column_of = np.array([skills.column.get(skill, -1) for skill in distinct] or [-1], np.int64)[held_skill]
+        column_of = np.array([skills.column.get(skill, -1) for skill in distinct] or [-1], np.int32)[held_skill]
         by_id = column_of >= 0
-        self.exact_owner, self.exact_cols = owner[by_id], column_of[by_id]
+        self.exact_cols = column_of[by_id]
+        owner = np.repeat(np.arange(n, dtype=np.int32), np.diff(table.skill_start))[by_id]
+        self.exact_ptr = run_offsets(np.bincount(owner, minlength=n))
+        del owner, column_of, by_id
         holds = [[(skills.group[key], index.commonness(skill, settings)) for key in index.holds(skill)
                   if key in skills.group] for skill in distinct]
         hold_start = run_offsets([len(h) for h in holds])
-        hold_group = np.array([g for h in holds for g, _ in h], np.int64)
+        hold_group = np.array([g for h in holds for g, _ in h], np.int32)
         hold_common = np.array([a for h in holds for _, a in h], np.float64)
         skill_start = table.skill_start
-        self.exact_ptr = np.searchsorted(self.exact_owner, np.arange(n + 1), side="left")
         # Per candidate: each group with the least commonness it holds there, and how many skills it
         # holds per family of the asked columns (the reuse limit applies per covering skill).
         families = max(len(skills.family_number), 1)
         skill_family = np.array([skills.family_number.get(index.family(skill), -1) for skill in distinct] or [-1],
-                                np.int64)
+                                np.int32)
         (self.group_ptr, self.group_ids, self.group_common,
          self.family_ptr, self.family_ids, self.family_count) = _candidate_groups(
             skill_start, held_skill, hold_start, hold_group, hold_common, skill_family, max(len(skills.group), 1),
@@ -892,8 +894,8 @@ def _candidate_groups(skill_start, held_skill, hold_start, hold_group, hold_comm
     total = 0
     for e in range(len(held_skill)):
         total += hold_start[held_skill[e] + 1] - hold_start[held_skill[e]]
-    group_ids, group_common = np.empty(total, np.int64), np.empty(total, np.float64)
-    family_ids, family_count = np.empty(len(held_skill), np.int64), np.empty(len(held_skill), np.int64)
+    group_ids, group_common = np.empty(total, np.int32), np.empty(total, np.float64)
+    family_ids, family_count = np.empty(len(held_skill), np.int32), np.empty(len(held_skill), np.int32)
     group_ptr, family_ptr = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
     group_slot, family_slot = np.full(n_groups, -1, np.int64), np.full(n_families, -1, np.int64)
     n_group = n_family = 0
