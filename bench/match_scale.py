@@ -651,6 +651,8 @@ def main(argv=None) -> None:
         if captured["kwargs"].get("changes") is not None:
             sys.exit("the run was incremental; the baselines compare full runs only")
         engine_proposals = captured["proposals"]
+        if hasattr(captured["candidates"], "candidates"):  # the run reads them as the engine's CandidateTable
+            captured["candidates"] = captured["candidates"].candidates()  # the baselines take CandidateIn
         results = {}
         if not args.no_naive:
             print("\nbaseline (a), naive loop over all pairs …", flush=True)

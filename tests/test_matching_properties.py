@@ -399,8 +399,12 @@ def test_the_streamed_allocation_is_the_greedy_allocation_of_every_passing_pair(
     expected = allocate_under_caps(candidate_pairs(cands, shorts, INDEX, settings, exclude, changes), cands, shorts,
                                    settings, shortage_load, candidate_load)
     assert match(cands, shorts, INDEX, settings, exclude, shortage_load, candidate_load, changes) == expected
-    # Streams cut to one or two pairs per place: the shortages that need more get them, the same result.
+    # The candidates as a table (as a run reads them: bounds.CandidateRows): the same.
     from nlwerktdoor.matching import bounds
+
+    table = bounds.CandidateTable(data.draw(st.permutations(cands)))
+    assert match(table, shorts, INDEX, settings, exclude, shortage_load, candidate_load, changes) == expected
+    # Streams cut to one or two pairs per place: the shortages that need more get them, the same result.
 
     depth = data.draw(st.sampled_from([1, 2]))
     buffer, bounds._KEEP_BUFFER_PAIRS = bounds._KEEP_BUFFER_PAIRS, 0  # cut whatever the size
@@ -814,6 +818,35 @@ def test_within_reach_marks_every_place_a_shortage_reaches():
     assert alone[0] and alone.sum() < len(lats) // 4
 
 
+@given(runs())
+@FAST
+def test_the_candidate_table_holds_each_candidate_as_given(run):
+    """bounds.CandidateTable (made row by row: CandidateRows): each candidate reads back as given, its
+    capacity at least 1; the skills numbered in order of their names in int32, each distinct set of
+    certificates once. A subset is those rows."""
+    from nlwerktdoor.matching.bounds import CandidateTable
+
+    cands, _ = run
+    cands = cands + [replace(c, key=c.key + "-nobody", capacity=0) for c in cands[:1]]  # a listing of none
+    table = CandidateTable(cands)
+    assert table.skill_names == sorted({k for c in cands for k in c.skills})
+    assert len(table.cert_sets) == len({c.certificates for c in cands})
+    assert table.held_skill.dtype == np.int32
+    as_given = [replace(c, capacity=max(c.capacity, 1)) for c in cands]
+    assert table.candidates() == as_given
+    positions = np.arange(len(cands))[::-2]
+    assert table.subset(positions).candidates() == [as_given[n] for n in positions.tolist()]
+
+
+def test_a_candidate_table_with_a_key_twice_is_refused():
+    from nlwerktdoor.matching.bounds import CandidateTable
+
+    c = CandidateIn("worker:1", 52.1, 5.1, 20, frozenset({"s1"}), frozenset(), frozenset(), START)
+    with pytest.raises(ValueError, match="duplicate candidate 'worker:1'"):
+        match(CandidateTable([c, c]), [ShortageIn(1, "care", 52.1, 5.1, 20, ("s1",), (), frozenset(), START)],
+              INDEX, MatchSettings())
+
+
 @given(runs(), scoring_settings)
 @FAST
 def test_the_exact_tables_read_from_the_candidate_table_are_the_same(run, settings):
@@ -827,7 +860,7 @@ def test_the_exact_tables_read_from_the_candidate_table_are_the_same(run, settin
 
     cands, shorts = run
     plain = ExactTables.build(cands, shorts, INDEX, settings)
-    tabled = ExactTables.build(cands, shorts, INDEX, settings, CandidateTable(cands))
+    tabled = ExactTables.build(CandidateTable(cands), shorts, INDEX, settings)
     for field in fields(ExactTables):
         mine, theirs = getattr(tabled, field.name), getattr(plain, field.name)
         if isinstance(theirs, np.ndarray):

@@ -280,6 +280,35 @@ def test_the_engine_inputs_of_candidates_share_what_they_have_in_common(db):
     assert read.skills == read.certificates == read.desired_sectors == frozenset()
 
 
+def test_a_run_reads_its_candidates_as_the_engine_table_of_the_same_candidates(db, growing, shrinking):
+    """run_matching reads the candidates as a CandidateTable, row by row (no CandidateIn per candidate
+    at national size): the same candidates as the list instant candidates read, and the run matches
+    them as it would the list."""
+    from nlwerktdoor.matching import bounds
+    from nlwerktdoor.models.database import utcnow
+
+    make_shortage(growing)
+    make_worker(certificates=["VOG"], desired_sectors=["care"])
+    make_worker(pc4="1012", skills=None)
+    make_listing(shrinking, count=3)
+    make_worker(pc4="0000")  # a postcode the reference data does not know: not read
+    db.session.commit()
+    as_list = matching._live_candidates(utcnow())
+    table = matching._live_candidates(utcnow(), as_table=True)
+    assert isinstance(table, bounds.CandidateTable) and len(table) == len(as_list) == 3
+    assert sorted(table.candidates(), key=lambda c: c.key) == sorted(as_list, key=lambda c: c.key)
+    assert {c.capacity for c in as_list} == {1, 3}
+    seen = []
+    engine_match = matching.match
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matching, "match", lambda candidates, *a, **k: seen.append(candidates) or engine_match(
+            candidates, *a, **k))
+        run = matching.run_matching()
+    assert isinstance(seen[0], bounds.CandidateTable) and run.candidates == 3 and run.new_matches > 0
+    assert run.new_matches == len(engine_match(as_list, matching._live_shortages(), matching.skill_index_from_reference(),
+                                               matching.match_settings()))
+
+
 def test_the_engine_is_compiled_at_deploy_by_a_command(app, cli_runner, monkeypatch):
     """`flask match warm` (the deploy step after db upgrade) runs the engine through every compiled
     function once, so that no shortage posted on the site waits for the compiler."""

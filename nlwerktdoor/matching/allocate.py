@@ -92,7 +92,7 @@ def candidate_pairs(
 
 
 def match(
-    candidates: Iterable[CandidateIn],
+    candidates: Iterable[CandidateIn] | CandidateTable,
     shortages: Iterable[ShortageIn],
     index: SkillIndex,
     settings: MatchSettings,
@@ -129,6 +129,9 @@ def match(
     heap and the exact scores are compiled (exact.py): the same arithmetic as rules.evaluate, to the
     bit, about fifty times faster than in Python.
 
+    `candidates` may come as a bounds.CandidateTable (built as a run reads them: CandidateRows), the
+    same candidates as arrays: a national run then never holds a CandidateIn per candidate.
+
     `workers`: threads the bounds of a big run may use (bounds.pair_bounds); the result is the same.
 
     `stream_depth`: where the pairs that could pass are too many to hold (bounds._KEEP_BUFFER_PAIRS;
@@ -161,52 +164,56 @@ def collector_paused():
 
 def _match(candidates, shortages, index, settings, exclude, shortage_load, candidate_load, changes, workers,
            stream_depth=None):
-    candidates = _unique(candidates, lambda c: c.key, "candidate")
+    if isinstance(candidates, CandidateTable):
+        table = candidates
+        _unique(table.keys, str, "candidate")
+    else:
+        table = CandidateTable(_unique(candidates, lambda c: c.key, "candidate"))
     shortages = _unique(shortages, lambda s: s.id, "shortage")
-    candidate_left, shortage_left, capacity = _room(candidates, shortages, settings, shortage_load, candidate_load)
-    candidates = [c for c in candidates if candidate_left[c.key] > 0]
+    candidate_left = _candidate_room(table.keys, table.capacity, settings, candidate_load)
+    shortage_left = _shortage_room(shortages, settings, shortage_load)
+    live = np.flatnonzero(candidate_left > 0)
+    if len(live) < len(table):
+        table, candidate_left = table.subset(live), candidate_left[live]
     shortages = [s for s in shortages if shortage_left[s.id] > 0]
     keep = None
     if stream_depth is not None:
         keep = np.array([max(stream_depth, 1) * shortage_left[s.id] for s in shortages], np.int64)
     # The exact scoring's tables are Python work: built while the bounds' compiled blocks run in threads.
     built: list[ExactTables] = []
-    table = CandidateTable(candidates)  # read once: the refills take their rows from it
     bounds = pair_bounds(table, shortages, index, settings, changes, workers, keep=keep,
-                         alongside=lambda table=table: built.append(
-                             ExactTables.build(candidates, shortages, index, settings, table)))
+                         alongside=lambda: built.append(ExactTables.build(table, shortages, index, settings)))
     if not len(bounds):
         return []
     if bounds.dropped is not None and (bounds.dropped > -np.inf).any():
-        return _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds, keep,
-                           candidate_left, shortage_left, capacity, built[0] if built else None, table)
-    del table
+        return _match_kept(table, shortages, index, settings, exclude, changes, workers, bounds, keep,
+                           candidate_left, shortage_left, built[0] if built else None)
     if not built:
         # The blocks ran on this thread: the tables are built afterwards, for the candidates the bounds
         # held only. A shortage posted in a city reads 150,000 candidates and holds a few thousand
         # (instant candidates at national size: the tables of all of them took a second).
         held = np.unique(bounds.candidate)
-        if len(held) < len(candidates):
-            candidates = [candidates[n] for n in held.tolist()]
+        if len(held) < len(table):
+            table, candidate_left = table.subset(held), candidate_left[held]
             bounds.candidate = np.searchsorted(held, bounds.candidate).astype(np.int32)
-    return _allocate(candidates, shortages, index, settings, bounds, _key_rank(candidates), candidate_left,
-                     shortage_left, capacity, exclude, built[0] if built else None, workers)
+    return _allocate(table, shortages, index, settings, bounds, _key_rank(table.keys), candidate_left,
+                     shortage_left, exclude, built[0] if built else None, workers)
 
 
-def _key_rank(candidates) -> np.ndarray:
-    key_rank = np.empty(len(candidates), np.int64)
-    key_rank[sorted(range(len(candidates)), key=lambda n: candidates[n].key)] = np.arange(len(candidates))
+def _key_rank(keys: list[str]) -> np.ndarray:
+    key_rank = np.empty(len(keys), np.int64)
+    key_rank[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
     return key_rank
 
 
-def _allocate(candidates, shortages, index, settings, bounds, key_rank, candidate_left, shortage_left, capacity,
-              exclude, tables, workers=1):
+def _allocate(table, shortages, index, settings, bounds, key_rank, candidate_left, shortage_left, exclude, tables,
+              workers=1):
     """allocate_streams over the streams of these bounds: pairs by shortage, then bound (highest
     first), then candidate key (as the ranking). `bounds` lets go of its arrays (_streams)."""
     streams = _streams(bounds, key_rank, len(shortages), workers)
     del bounds
-    allocation = StreamAllocation(candidates, shortages, index, settings, key_rank, candidate_left, shortage_left,
-                                  capacity, exclude, tables, workers)
+    allocation = StreamAllocation(table, shortages, index, settings, key_rank, candidate_left, shortage_left, exclude,
+                                  tables, workers)
     return allocation.proposals(allocation.run(_heads(*streams)))
 
 
@@ -223,8 +230,8 @@ _DEEPER = 8
 _MEMO_SLOTS = 1 << 20
 
 
-def _match_kept(candidates, shortages, index, settings, exclude, changes, workers, bounds, keep, candidate_left,
-                shortage_left, capacity, tables, table: CandidateTable):
+def _match_kept(table: CandidateTable, shortages, index, settings, exclude, changes, workers, bounds, keep,
+                candidate_left, shortage_left, tables):
     """The allocation over streams cut short (pair_bounds' `keep`), made exact: a shortage whose
     pairs were cut and that could have needed one of them (_needs_more) gets its pairs again from a
     run over its box, cut _DEEPER times deeper (where there are still too many to hold), and the
@@ -250,9 +257,9 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
     takes the rows of those near its shortages), the allocation's arrays (StreamAllocation),
     the sorted streams (the refilled shortages' streams are put in place of theirs: _spliced), the
     exact scores (ScoreMemo); and only the last round's proposals are worded."""
-    key_rank = _key_rank(candidates)
-    allocation = StreamAllocation(candidates, shortages, index, settings, key_rank, candidate_left, shortage_left,
-                                  capacity, exclude, tables, workers)
+    key_rank = _key_rank(table.keys)
+    allocation = StreamAllocation(table, shortages, index, settings, key_rank, candidate_left, shortage_left, exclude,
+                                  tables, workers)
     keep = keep.copy()
     dropped = bounds.dropped.copy()
     streams = _streams(bounds, key_rank, len(shortages), workers)
@@ -277,7 +284,7 @@ def _match_kept(candidates, shortages, index, settings, exclude, changes, worker
         again = [shortages[n] for n in short.tolist()]
         near = np.flatnonzero(within_reach(table.lat, table.lon, again))
         log.info("streams cut short: %d shortages get their pairs again, %d times deeper, from %d of %d candidates",
-                 len(again), _DEEPER, len(near), len(candidates))
+                 len(again), _DEEPER, len(near), len(table))
         rows = table if len(near) == len(table) else table.subset(near)  # near: positions in order
         more = pair_bounds(rows, again, index, settings, changes, workers,
                            keep=keep[short], cut_at_once=True, floor=floor)
@@ -507,18 +514,28 @@ def _parted(key, shift, n_buckets, parts):
 
 def _room(candidates, shortages, settings, shortage_load, candidate_load):
     """Places left per candidate key and per shortage id under the caps, and each candidate's capacity."""
+    keys = [c.key for c in candidates]
+    capacity = np.array([max(c.capacity, 1) for c in candidates], np.int64)
+    candidate_left = _candidate_room(keys, capacity, settings, candidate_load)
+    return (dict(zip(keys, candidate_left.tolist())), _shortage_room(shortages, settings, shortage_load),
+            dict(zip(keys, capacity.tolist())))
+
+
+def _candidate_room(keys: list[str], capacity: np.ndarray, settings: MatchSettings,
+                    candidate_load: Mapping[str, int] | None) -> np.ndarray:
+    """Shortages each candidate may still be offered under the cap: shortages_per_candidate times its
+    capacity (people), less its proposals still in play."""
+    load = (np.fromiter((candidate_load.get(key, 0) for key in keys), np.int64, len(keys)) if candidate_load
+            else np.zeros(len(keys), np.int64))
+    return max(settings.shortages_per_candidate, 0) * capacity - load
+
+
+def _shortage_room(shortages, settings: MatchSettings, shortage_load: Mapping[int, int] | None) -> dict[int, int]:
+    """Places each shortage id has left under its cap: candidates_per_position per open position, less
+    the places its proposals still in play take."""
     shortage_load = shortage_load or {}
-    candidate_load = candidate_load or {}
-    capacity = {c.key: max(c.capacity, 1) for c in candidates}
-    candidate_left = {
-        key: max(settings.shortages_per_candidate, 0) * cap - candidate_load.get(key, 0)
-        for key, cap in capacity.items()
-    }
-    shortage_left = {
-        s.id: max(settings.candidates_per_position, 0) * max(s.open_positions, 0) - shortage_load.get(s.id, 0)
-        for s in shortages
-    }
-    return candidate_left, shortage_left, capacity
+    return {s.id: max(settings.candidates_per_position, 0) * max(s.open_positions, 0) - shortage_load.get(s.id, 0)
+            for s in shortages}
 
 
 def allocate_under_caps(

@@ -36,9 +36,11 @@ threads: the compiled pass lets go of the interpreter lock.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from itertools import chain
 
 import numpy as np
@@ -664,50 +666,133 @@ class _Side:
 
 
 class CandidateTable:
-    """What pair_bounds reads of each candidate, as arrays that do not depend on the shortages: place,
-    radius, ISCO level, day, skills (numbered, CSR), certificates, sector wishes and occupation
-    (each distinct set numbered). A run makes it once; each refill takes the rows of the candidates
-    near its shortages (`subset`) instead of reading 2.4 million candidates' objects again, which
-    took 12-13 s a refill at national size, however few shortages it had."""
+    """The candidates of a run as arrays, all the engine reads of them: key, place, radius, ISCO level,
+    day, capacity (at least 1), skills (numbered, CSR), certificates, sector wishes and occupation
+    (each distinct set numbered). `match` takes one instead of a list of CandidateIn: a national run
+    builds it row by row as it reads (CandidateRows), never holding 2.4 million objects with their
+    sets (1.2 GB). A run's refills take the rows of the candidates near their shortages (`subset`)."""
 
-    def __init__(self, candidates: Sequence[CandidateIn]):
-        n = len(candidates)
-        self.keys = [c.key for c in candidates]
-        self.lat = np.fromiter((c.lat for c in candidates), np.float64, n)
-        self.lon = np.fromiter((c.lon for c in candidates), np.float64, n)
-        self.radius = np.fromiter((c.max_distance_km for c in candidates), np.float64, n)
-        self.level = np.fromiter((c.skill_level for c in candidates), np.int64, n)
-        self.day = np.fromiter((c.available_from.toordinal() for c in candidates), np.int64, n)
-        self.skill_names = sorted(frozenset().union(*(c.skills for c in candidates)))
-        number = dict(zip(self.skill_names, range(len(self.skill_names))))
-        self.skill_start = run_offsets(np.fromiter((len(c.skills) for c in candidates), np.int64, n))
-        self.held_skill = np.fromiter(map(number.__getitem__, chain.from_iterable(c.skills for c in candidates)),
-                                      np.int32, int(self.skill_start[-1]))
-        self.cert_sets, self.cert_set = _numbered(c.certificates for c in candidates)
-        self.wish_sets, self.wish_set = _numbered(c.desired_sectors for c in candidates)
-        _, self.occupation = _numbered(c.occupation for c in candidates)
+    keys: list[str]
+    lat: np.ndarray
+    lon: np.ndarray
+    radius: np.ndarray
+    level: np.ndarray
+    day: np.ndarray  # date ordinals
+    capacity: np.ndarray
+    skill_names: list[str]  # sorted: held_skill numbers them
+    skill_start: np.ndarray
+    held_skill: np.ndarray
+    cert_sets: list[frozenset]  # the distinct sets, cert_set numbers them per candidate
+    cert_set: np.ndarray
+    wish_sets: list[frozenset]
+    wish_set: np.ndarray
+    occupations: list[str]  # the distinct ones, `occupation` numbers them per candidate
+    occupation: np.ndarray
+
+    def __init__(self, candidates: Iterable[CandidateIn]):
+        rows = CandidateRows()
+        for c in candidates:
+            rows.add(c.key, c.lat, c.lon, c.max_distance_km, c.skills, c.certificates, c.desired_sectors,
+                     c.available_from, c.capacity, c.skill_level, c.occupation)
+        vars(self).update(vars(rows.table()))
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def candidates(self) -> list[CandidateIn]:
+        """The candidates as CandidateIn again (for what needs objects: the benchmark's baselines)."""
+        names = self.skill_names
+        return [CandidateIn(key, lat, lon, radius, frozenset(names[k] for k in self.held_skill[start:end].tolist()),
+                            self.cert_sets[cert], self.wish_sets[wish], date.fromordinal(day), capacity, level,
+                            self.occupations[occupation])
+                for key, lat, lon, radius, start, end, cert, wish, day, capacity, level, occupation in zip(
+                    self.keys, self.lat.tolist(), self.lon.tolist(), self.radius.tolist(),
+                    self.skill_start[:-1].tolist(), self.skill_start[1:].tolist(), self.cert_set.tolist(),
+                    self.wish_set.tolist(), self.day.tolist(), self.capacity.tolist(), self.level.tolist(),
+                    self.occupation.tolist())]
 
     def subset(self, positions: np.ndarray) -> "CandidateTable":
         """The table of the candidates at `positions` (in that order)."""
         part = object.__new__(CandidateTable)
         part.keys = [self.keys[n] for n in positions.tolist()]
-        for name in ("lat", "lon", "radius", "level", "day", "cert_set", "wish_set", "occupation"):
+        for name in ("lat", "lon", "radius", "level", "day", "capacity", "cert_set", "wish_set", "occupation"):
             setattr(part, name, getattr(self, name)[positions])
         counts = np.diff(self.skill_start)[positions]
         part.skill_start = run_offsets(counts)
         part.held_skill = self.held_skill[concatenated_ranges(self.skill_start[positions], counts)]
         part.skill_names, part.cert_sets, part.wish_sets = self.skill_names, self.cert_sets, self.wish_sets
+        part.occupations = self.occupations
         return part
 
 
-def _numbered(values) -> tuple[list, np.ndarray]:
-    """(the distinct values in order of appearance, each value's number among them)."""
-    number: dict = {}
-    numbers = np.fromiter((number.setdefault(value, len(number)) for value in values), np.int32)
-    return list(number), numbers
+class CandidateRows:
+    """A CandidateTable made a candidate at a time, in compact buffers (the standard library's
+    arrays): a run's read adds each row as it comes instead of making a CandidateIn of it. Skill sets,
+    certificate sets, sector wishes and occupations are numbered once per distinct value: a reader
+    that passes the same object for the same list (services.matching keeps one per distinct text)
+    has each looked up in a dict, not numbered again."""
+
+    def __init__(self):
+        self.keys: list[str] = []
+        self._lat, self._lon, self._radius = array("d"), array("d"), array("d")
+        self._level, self._day, self._capacity, self._skill_count = array("q"), array("q"), array("q"), array("q")
+        self._held_skill, self._cert_set, self._wish_set, self._occupation = (array("i"), array("i"), array("i"),
+                                                                               array("i"))
+        self._skill_number: dict[str, int] = {}  # in order of appearance; sorted by name in table()
+        self._skill_sets: dict = {}  # a skill set -> its numbers
+        self._cert_sets: dict = {}
+        self._wish_sets: dict = {}
+        self._occupations: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, key: str, lat: float, lon: float, max_distance_km: float, skills: Iterable[str],
+            certificates: frozenset[str], desired_sectors: frozenset[str], available_from: date, capacity: int = 1,
+            skill_level: int = 0, occupation: str = "") -> None:
+        """One candidate, in CandidateIn's fields and order. `skills` must be hashable (a frozenset or
+        a tuple of ids)."""
+        numbers = self._skill_sets.get(skills)
+        if numbers is None:
+            number = self._skill_number
+            numbers = self._skill_sets[skills] = array("i", [number.setdefault(k, len(number)) for k in skills])
+        self.keys.append(key)
+        self._lat.append(lat)
+        self._lon.append(lon)
+        self._radius.append(max_distance_km)
+        self._level.append(skill_level)
+        self._day.append(available_from.toordinal())
+        self._capacity.append(max(capacity, 1))
+        self._skill_count.append(len(numbers))
+        self._held_skill.extend(numbers)
+        self._cert_set.append(self._cert_sets.setdefault(certificates, len(self._cert_sets)))
+        self._wish_set.append(self._wish_sets.setdefault(desired_sectors, len(self._wish_sets)))
+        self._occupation.append(self._occupations.setdefault(occupation, len(self._occupations)))
+
+    def table(self) -> CandidateTable:
+        """The candidates added, as a table (the buffers are let go of)."""
+        table = object.__new__(CandidateTable)
+        table.keys = self.keys
+        # Copied out of the buffers (frombuffer alone would keep them, growth room and all).
+        table.lat, table.lon, table.radius = (np.frombuffer(column, np.float64).copy()
+                                              for column in (self._lat, self._lon, self._radius))
+        table.level, table.day, table.capacity = (np.frombuffer(column, np.int64).copy()
+                                                  for column in (self._level, self._day, self._capacity))
+        table.cert_set, table.wish_set, table.occupation = (np.frombuffer(column, np.int32).copy()
+                                                            for column in (self._cert_set, self._wish_set,
+                                                                           self._occupation))
+        table.skill_start = run_offsets(np.frombuffer(self._skill_count, np.int64))
+        # The skills numbered by name (as ExactTables numbers them too), not in order of appearance.
+        names = list(self._skill_number)
+        by_name = sorted(range(len(names)), key=names.__getitem__)
+        renumber = np.empty(len(names), np.int32)
+        renumber[by_name] = np.arange(len(names), dtype=np.int32)
+        table.skill_names = [names[n] for n in by_name]
+        table.held_skill = renumber[np.frombuffer(self._held_skill, np.int32)]
+        table.cert_sets, table.wish_sets = list(self._cert_sets), list(self._wish_sets)
+        table.occupations = list(self._occupations)
+        self.__init__()
+        return table
 
 
 class _CandidateArrays:

@@ -26,7 +26,7 @@ from itertools import chain
 
 import numpy as np
 
-from .bounds import run_offsets
+from .bounds import CandidateTable, run_offsets
 from .compiled import compiled
 from .rules import EARTH_RADIUS_KM
 from .skills import SkillIndex
@@ -110,12 +110,13 @@ class ExactTables:
     integers: np.ndarray  # grace days, max related uses, free level steps, groups
 
     @classmethod
-    def build(cls, candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
-              settings: MatchSettings, table=None) -> "ExactTables":
-        """`table`: the run's bounds.CandidateTable of these candidates, when the caller has one: their
-        places, days, levels, skills, certificates and wishes are then read from its arrays and its
-        distinct sets, not from 100,000 candidates' objects again (at 100k x 20k a third of a second,
-        on the thread the bounds' blocks share the two cores with)."""
+    def build(cls, candidates: Sequence[CandidateIn] | CandidateTable, shortages: Sequence[ShortageIn],
+              index: SkillIndex, settings: MatchSettings) -> "ExactTables":
+        """`candidates` may come as a bounds.CandidateTable (a run has one): their places, days, levels,
+        skills, certificates and wishes are then read from its arrays and its distinct sets, not from
+        100,000 candidates' objects again (at 100k x 20k a third of a second, on the thread the bounds'
+        blocks share the two cores with)."""
+        table = candidates if isinstance(candidates, CandidateTable) else None
         required = [tuple(dict.fromkeys(s.required_skills)) for s in shortages]
         nice = [tuple(k for k in dict.fromkeys(s.nice_skills) if k not in members)
                 for s, members in zip(shortages, map(frozenset, required))]
@@ -908,25 +909,25 @@ class StreamAllocation:
     `tables`: ExactTables.build of these candidates and shortages, when the caller has them.
     `workers`: threads that may word the proposals (_explained)."""
 
-    def __init__(self, candidates: Sequence[CandidateIn], shortages: Sequence[ShortageIn], index: SkillIndex,
-                 settings: MatchSettings, key_rank: np.ndarray, candidate_left: dict, shortage_left: dict,
-                 capacity: dict, exclude: frozenset, tables: ExactTables | None = None, workers: int = 1):
-        self.candidates, self.shortages = candidates, shortages
+    def __init__(self, table: CandidateTable, shortages: Sequence[ShortageIn], index: SkillIndex,
+                 settings: MatchSettings, key_rank: np.ndarray, candidate_left: np.ndarray, shortage_left: dict,
+                 exclude: frozenset, tables: ExactTables | None = None, workers: int = 1):
+        self.keys, self.shortages = table.keys, shortages
         self.workers = workers
-        self.tables = tables if tables is not None else ExactTables.build(candidates, shortages, index, settings)
+        self.tables = tables if tables is not None else ExactTables.build(table, shortages, index, settings)
         self.scratch = _Scratch(self.tables)
         self.key_rank = key_rank
         if exclude:
-            position = {c.key: n for n, c in enumerate(candidates)}
+            position = dict(zip(table.keys, range(len(table))))
             shortage_position = {s.id: n for n, s in enumerate(shortages)}
             self.excluded = np.array(sorted(position[key] * len(shortages) + shortage_position[sid]
                                             for key, sid in exclude if key in position and sid in shortage_position),
                                      np.int64)
         else:
             self.excluded = np.zeros(0, np.int64)
-        self.left = np.fromiter((candidate_left[c.key] for c in candidates), np.int64, len(candidates))
+        self.left = np.array(candidate_left, np.int64)
         self.room = np.fromiter((shortage_left[s.id] for s in shortages), np.int64, len(shortages))
-        self.capacity = np.fromiter((capacity[c.key] for c in candidates), np.int64, len(candidates))
+        self.capacity = table.capacity
         self.shortage_id = np.fromiter((s.id for s in shortages), np.int64, len(shortages))
 
     def run(self, streams: tuple, memo: ScoreMemo | None = None, before: Taken | None = None,
@@ -970,7 +971,7 @@ class StreamAllocation:
 
     def proposals(self, taken: Taken) -> list[Proposal]:
         """The pairs taken as proposals, with their explanations."""
-        return _proposals(self.tables, self.scratch, self.candidates, self.shortages, taken.candidate,
+        return _proposals(self.tables, self.scratch, self.keys, self.shortages, taken.candidate,
                           taken.shortage, taken.score, self.workers)
 
 
@@ -998,8 +999,8 @@ def score_pairs(candidates: Sequence[CandidateIn], shortages: Sequence[ShortageI
     which_candidate = np.array([c for c, _ in pairs], np.int64)
     which_shortage = np.array([s for _, s in pairs], np.int64)
     passes, score = _score_many(which_candidate, which_shortage, tables.arrays(), scratch.arrays, scratch.given)
-    found = iter(_proposals(tables, scratch, candidates, shortages, which_candidate[passes], which_shortage[passes],
-                            score[passes], workers))
+    found = iter(_proposals(tables, scratch, [c.key for c in candidates], shortages, which_candidate[passes],
+                            which_shortage[passes], score[passes], workers))
     return [next(found) if ok else None for ok in passes]
 
 
@@ -1011,8 +1012,8 @@ def _score_many(candidates, shortages, T, S, G):
     return passes, score
 
 
-def _proposals(tables: ExactTables, scratch: _Scratch, candidates, shortages, chosen_candidate, chosen_shortage, score,
-               workers: int = 1) -> list[Proposal]:
+def _proposals(tables: ExactTables, scratch: _Scratch, keys: list[str], shortages, chosen_candidate, chosen_shortage,
+               score, workers: int = 1) -> list[Proposal]:
     """Proposals of the given pairs (each passes, with this score), with their explanations as
     rules._score words them (worked out on `workers` threads: _explained)."""
     skill, by, cuts, nice_skill, nice_cuts, coverage, distance = _explained(tables, scratch, chosen_candidate,
@@ -1028,5 +1029,5 @@ def _proposals(tables: ExactTables, scratch: _Scratch, candidates, shortages, ch
         explanation = Explanation(matched=skill[m:r], related=tuple(zip(skill[r:x], by[r:x])),
                                   missing=skill[x:end], nice_matched=nice_skill[nice_first:nice_end],
                                   coverage=round(coverage_k, 4))
-        proposals.append(Proposal(candidates[c].key, shortages[s].id, score_k, round(distance_k, 2), explanation))
+        proposals.append(Proposal(keys[c], shortages[s].id, score_k, round(distance_k, 2), explanation))
     return proposals

@@ -25,7 +25,7 @@ class SkillInfo:
 @dataclass(frozen=True, slots=True)
 class CandidateIn:
     """A worker ("worker:<id>", capacity 1) or a staff listing ("listing:<id>", capacity = people).
-    Slots: a national run holds millions (services.matching._candidate_in keeps them small)."""
+    Slots: a national run holds millions (services.matching._candidate_fields keeps them small)."""
 
     key: str
     lat: float

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 import zlib
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -19,7 +19,7 @@ from ..extensions import db
 from ..matching import (CandidateIn, Changes, MatchSettings, ShortageIn, SkillIndex, SkillInfo, collector_paused,
                         isco_skill_level, match)
 from ..matching.allocate import places_left
-from ..matching.bounds import skill_gains
+from ..matching.bounds import CandidateRows, CandidateTable, skill_gains
 from ..models import Match, MatchRun, Organisation, Shortage, StaffListing, User, WorkerProfile
 from ..models.database import utcnow
 from . import candidate_index, privacy
@@ -97,9 +97,8 @@ def _run_matching(now: datetime | None, full: bool) -> MatchRun:
         run = MatchRun(started_at=started_at, status="running", kind="full" if changes is None else "incremental")
         db.session.add(run)
         shortages = _live_shortages()
-        candidates = _live_candidates(started_at)
+        candidates = _live_candidates(started_at, as_table=True)
         by_shortage = {s.id: s for s in shortages}
-        available_from = {c.key: c.available_from for c in candidates}
         exclude, shortage_load, candidate_load = _earlier_matches()
         index = skill_index_from_reference()
         try:
@@ -119,6 +118,7 @@ def _run_matching(now: datetime | None, full: bool) -> MatchRun:
             index.forget()  # a national run's profiles take hundreds of MB; storing needs them more
             _return_free_memory()
         db.session.flush()  # the run's id
+        available_from = _available_from(candidates)
         new_matches = _insert_matches(proposals, by_shortage, available_from, run_id=run.id, created_at=started_at,
                                       announced_at=started_at)
 
@@ -187,6 +187,13 @@ def _announce_waiting(started_at: datetime, by_shortage: dict, available_from: d
         if earlier.shortage_id in by_shortage and _candidate_key(earlier.worker_id, earlier.listing_id) in available_from:
             waiting.append(earlier)
     return waiting
+
+
+def _available_from(table: CandidateTable) -> dict[str, date]:
+    """Each live candidate's first day, by key (made after the engine: at national size a dict of 2.4
+    million keys, which the run needs only to store what the engine proposed)."""
+    days = {day: date.fromordinal(day) for day in np.unique(table.day).tolist()}
+    return dict(zip(table.keys, map(days.__getitem__, table.day.tolist())))
 
 
 def _return_free_memory() -> None:
@@ -451,7 +458,8 @@ def _live_shortages(*where) -> list[ShortageIn]:
 
 def _live_candidates(now: datetime, near: dict[str, float] | None = None,
                      fitting: tuple[ShortageIn, MatchSettings] | None = None,
-                     chosen: tuple[datetime | None, dict[str, np.ndarray]] | None = None) -> list[CandidateIn]:
+                     chosen: tuple[datetime | None, dict[str, np.ndarray]] | None = None,
+                     as_table: bool = False) -> list[CandidateIn] | CandidateTable:
     """Live workers and listings; with `near` (PC4 area -> km from one shortage), only those in
     these areas whose own radius reaches that far (_within_reach); with `fitting` (that shortage and
     the settings), only those its rules of availability, certificates and sector wish let through
@@ -462,7 +470,10 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
 
     With both and a candidate index on this machine (services/candidate_index.py), only the rows it
     says could pass and the rows changed since it was built are read (_rows). `chosen` (since, ids
-    per kind) names them instead: the rows changed since `since` (None: none) and those ids."""
+    per kind) names them instead: the rows changed since `since` (None: none) and those ids.
+
+    `as_table`: as the engine's CandidateTable, made row by row as they come (a run's read: 2.4 million
+    CandidateIn objects and their skill sets took 1.2 GB of a national run's peak)."""
     _plan_for_every_row()
     gains = skill_gains(fitting[0], skill_index_from_reference(), fitting[1]) if fitting is not None else None
     if chosen is None and near is not None and fitting is not None and (indexed := candidate_index.current()):
@@ -481,7 +492,18 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
             skill_sets[text] = skills = skills if gains is None or gains.may_pass(skills) else None
         return skills
 
+    rows = CandidateRows() if as_table else None
     candidates = []
+
+    def add(key: str, source, skills: frozenset[str], desired_sectors: str | None, capacity: int) -> None:
+        fields = _candidate_fields(key, source, skills, desired_sectors, capacity)
+        if fields is None:
+            return
+        if rows is not None:
+            rows.add(*fields)
+        else:
+            candidates.append(CandidateIn(*fields))
+
     # A run's read is streamed (a server-side cursor: millions of rows). The rows near one shortage
     # are read at once: PostgreSQL runs no parallel plan for a cursor and fetching in batches costs
     # round trips (116,000 rows near a city: 1.78 s through the cursor, 1.13 s at once; instant
@@ -501,9 +523,7 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
         skills = skills_of(worker.skills)
         if skills is None:
             continue
-        candidate = _candidate_in(f"worker:{worker.id}", worker, skills, worker.desired_sectors, capacity=1)
-        if candidate is not None:
-            candidates.append(candidate)
+        add(f"worker:{worker.id}", worker, skills, worker.desired_sectors, capacity=1)
     listings = (
         sa.select(*_columns(StaffListing, *_POSTING_COLUMNS, "count"), *_as_text(StaffListing, "skills", "certificates"))
         .join(Organisation, StaffListing.organisation_id == Organisation.id)
@@ -521,10 +541,8 @@ def _live_candidates(now: datetime, near: dict[str, float] | None = None,
         skills = skills_of(listing.skills)
         if skills is None:
             continue
-        candidate = _candidate_in(f"listing:{listing.id}", listing, skills, None, capacity=max(listing.count, 1))
-        if candidate is not None:
-            candidates.append(candidate)
-    return candidates
+        add(f"listing:{listing.id}", listing, skills, None, capacity=max(listing.count, 1))
+    return rows.table() if rows is not None else candidates
 
 
 def _rows(query, model, kind: str, chosen):
@@ -609,11 +627,12 @@ def _fits_logistics(model, shortage: ShortageIn, settings: MatchSettings, wishes
     return rules
 
 
-def _candidate_in(key: str, source, skills: frozenset[str], desired_sectors: str | None,
-                  capacity: int) -> CandidateIn | None:
+def _candidate_fields(key: str, source, skills: frozenset[str], desired_sectors: str | None,
+                      capacity: int) -> tuple | None:
     """The engine's view of a worker profile or a staff listing (a row of _POSTING_COLUMNS and its
-    certificates as text, with its set of skill ids and its sector wishes as text); None when its
-    postcode is unknown to the reference data.
+    certificates as text, with its set of skill ids and its sector wishes as text), as CandidateIn's
+    fields in order (for a CandidateIn, or a run's CandidateRows); None when its postcode is unknown
+    to the reference data.
 
     A national run holds millions of these (2.4 million took 6 GB), so they are kept small. The
     skill sets come from _live_candidates, one per distinct list, their ids interned: every row
@@ -625,22 +644,12 @@ def _candidate_in(key: str, source, skills: frozenset[str], desired_sectors: str
     place = reference.place(source.pc4)
     if place is None:
         return None
-    return CandidateIn(
-        key=key,
-        lat=place.lat,
-        lon=place.lon,
-        max_distance_km=source.max_distance_km,
-        skills=skills,
-        certificates=_shared_set(source.certificates),
-        desired_sectors=_shared_set(desired_sectors),
-        available_from=_shared(source.available_from),
-        capacity=capacity,
-        skill_level=occupation_skill_level(source.occupation_id),
-        occupation=_shared(source.occupation_id or ""),
-    )
+    return (key, place.lat, place.lon, source.max_distance_km, skills, _shared_set(source.certificates),
+            _shared_set(desired_sectors), _shared(source.available_from), capacity,
+            occupation_skill_level(source.occupation_id), _shared(source.occupation_id or ""))
 
 
-# Values many candidates share (see _candidate_in): each distinct one is kept once per process.
+# Values many candidates share (see _candidate_fields): each distinct one is kept once per process.
 _SHARED: dict = {}
 
 
