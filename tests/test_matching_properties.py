@@ -597,6 +597,31 @@ def test_the_highest_change_of_the_streams_is_the_first_the_greedy_could_see():
     assert change([2], new=tied) == 0.5
 
 
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.1, 0.25, 0.5, 0.5000001, 0.9])), max_size=300),
+       st.lists(st.integers(0, 6), min_size=6, max_size=6))
+def test_the_best_pairs_of_each_shortage_are_kept_and_the_highest_left_out_noted(pairs, keep):
+    """bounds._keep_best: of each shortage, min(its pairs, keep) pairs, none below a pair left out
+    (ties at the edge either way), each with its own candidate; `dropped` raised to the highest bound
+    left out, and left as it was where none is."""
+    from nlwerktdoor.matching.bounds import _keep_best
+
+    shortage = np.array([j for j, _ in pairs], np.int32)
+    score = np.array([x for _, x in pairs], np.float64)
+    candidate = np.arange(len(pairs), dtype=np.int32)
+    keep = np.array(keep, np.int64)
+    before = np.array([-np.inf, 0.3, -np.inf, 0.95, -np.inf, -np.inf])
+    dropped = before.copy()
+    kept_candidate, kept_shortage, kept_score = _keep_best(candidate, shortage, score, keep, dropped)
+    assert kept_shortage.tolist() == shortage[kept_candidate].tolist()
+    assert kept_score.tolist() == score[kept_candidate].tolist()
+    for j in range(6):
+        mine = sorted(score[shortage == j].tolist(), reverse=True)
+        held = sorted(kept_score[kept_shortage == j].tolist(), reverse=True)
+        assert held == mine[:keep[j]]  # the best, ties being equal
+        left_out = mine[keep[j]:]
+        assert dropped[j] == max([before[j]] + left_out)
+
+
 def test_the_kth_best_bound_of_each_shortage_is_its_kth_highest_rounded_down():
     """bounds._kth_best: per shortage the keep-th highest bound, never above it and at most 2**-31
     below it; -inf for a shortage with fewer pairs or nothing to keep."""

@@ -428,36 +428,57 @@ _KEEP_BUFFER_PAIRS = 20_000_000
 def _keep_best(candidate, shortage, score, keep, dropped):
     """The pairs of each shortage with the `keep` highest bounds (ties at the edge either way); the
     highest bound of the others goes into `dropped` (per shortage, raised in place)."""
-    counts = np.bincount(shortage, minlength=len(keep))
-    over = counts > keep
-    if not over.any():
+    kept = _best_of_each(shortage, score, keep, dropped)
+    if kept.all():
         return candidate, shortage, score
-    among = np.flatnonzero(over[shortage])
-    # By shortage, then bound (highest first), in one integer key: the bound rounded down to 2**-31,
-    # which only decides which of nearly equal pairs is kept; `dropped` takes the exact bounds.
-    # Worked in place and each step let go of as soon as it is used: the first pass of a national run
-    # ends with one cut over some hundred million pairs, and these arrays, 8 bytes a pair each, made its
-    # peak memory.
-    key = _ranking_key(shortage[among], score[among])
-    sort = np.argsort(key)
-    del key
-    order = among[sort]
-    del sort, among
-    by_shortage = shortage[order]
-    rank = np.arange(len(order))
-    rank -= np.searchsorted(by_shortage, by_shortage, side="left")
-    cut = np.flatnonzero(rank >= keep[by_shortage])
-    del rank
-    left_out = order[cut]
-    if len(cut):
-        # The left-out pairs come by shortage: the highest bound of each run (np.maximum.at, pair by
-        # pair, took seconds for the tens of millions a national run leaves out at a time).
-        first = np.flatnonzero(np.r_[True, by_shortage[cut[1:]] != by_shortage[cut[:-1]]])
-        which = by_shortage[cut[first]]
-        dropped[which] = np.maximum(dropped[which], np.maximum.reduceat(score[left_out], first))
-    kept = np.ones(len(shortage), bool)
-    kept[left_out] = False
     return candidate[kept], shortage[kept], score[kept]
+
+
+@compiled
+def _best_of_each(shortage, score, keep, dropped):
+    """Which pairs are among the `keep` highest bounds of their shortage (_keep_best), `dropped` raised
+    by the others. Three passes, no sort: a min-heap of the `keep` best bounds of each shortage that
+    has more pairs than that, its least the shortage's threshold; then the pairs above it, then as many
+    at it as there is room for. (The national first pass cut some 56 million pairs at a time between
+    its rings by sorting them: 10 s each on one thread, and 40 bytes a pair, 2 GB, that made its peak.)"""
+    n_shortages = len(keep)
+    counts = np.zeros(n_shortages, np.int64)
+    for k in range(len(shortage)):
+        counts[shortage[k]] += 1
+    places = np.zeros(n_shortages, np.int64)
+    for j in range(n_shortages):
+        if counts[j] > keep[j]:
+            places[j] = max(keep[j], 0)
+    start = np.zeros(n_shortages + 1, np.int64)
+    for j in range(n_shortages):
+        start[j + 1] = start[j] + places[j]
+    heap, size = np.empty(start[n_shortages], np.float64), np.zeros(n_shortages, np.int64)
+    for k in range(len(shortage)):
+        j = shortage[k]
+        if places[j] > 0:
+            _heap_push(heap, start[j], size, j, places[j], score[k])
+    threshold = np.full(n_shortages, -np.inf)
+    room = np.zeros(n_shortages, np.int64)
+    for j in range(n_shortages):
+        if counts[j] > keep[j]:
+            threshold[j] = heap[start[j]] if places[j] > 0 else np.inf  # keep 0: none of its pairs
+            room[j] = places[j]
+    for k in range(len(shortage)):
+        j = shortage[k]
+        if score[k] > threshold[j]:
+            room[j] -= 1  # above the threshold: kept, whatever the room at it
+    kept = np.ones(len(shortage), np.bool_)
+    for k in range(len(shortage)):
+        j = shortage[k]
+        if counts[j] <= keep[j] or score[k] > threshold[j]:
+            continue
+        if score[k] == threshold[j] and room[j] > 0:
+            room[j] -= 1
+            continue
+        kept[k] = False
+        if score[k] > dropped[j]:
+            dropped[j] = score[k]
+    return kept
 
 
 # Below this many pairs in the blocks (a fraction of a second of work), threads cost more than they save.
