@@ -166,7 +166,7 @@ def _match(candidates, shortages, index, settings, exclude, shortage_load, candi
            stream_depth=None):
     if isinstance(candidates, CandidateTable):
         table = candidates
-        _unique(table.keys, str, "candidate")
+        _unique(table.keys, lambda key: key, "candidate")
     else:
         table = CandidateTable(_unique(candidates, lambda c: c.key, "candidate"))
     shortages = _unique(shortages, lambda s: s.id, "shortage")

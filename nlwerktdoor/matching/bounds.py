@@ -993,15 +993,18 @@ def _candidate_groups(skill_start, held_skill, hold_start, hold_group, hold_comm
     """Per candidate (CSR, `skill_start` over `held_skill`): the groups its skills are held in
     (hold_start/hold_group per skill), each with the least commonness of those skills (the generic
     factor favours it: min(1, commonness(required) / commonness(by))); and its families (skill_family,
-    -1: none), each with how many of its skills are in it. One pass with a slot per group, reset after
+    -1: none), each with how many of its skills are in it. A pass with a slot per group, reset after
     each candidate: no sort of the tens of millions of (candidate, group) entries of a national run.
-    Returns (group_ptr, group_ids, group_common, family_ptr, family_ids, family_count)."""
+    Returns (group_ptr, group_ids, group_common, family_ptr, family_ids, family_count).
+
+    A first pass counts them, so that the arrays are made at their size: made for every (skill, group)
+    a candidate holds and cut afterwards, they were 1.8 GB for a moment at national size, in the first
+    pass and in each refill, whose peak that made."""
     n = len(skill_start) - 1
-    total = 0
-    for e in range(len(held_skill)):
-        total += hold_start[held_skill[e] + 1] - hold_start[held_skill[e]]
-    group_ids, group_common = np.empty(total, np.int32), np.empty(total, np.float64)
-    family_ids, family_count = np.empty(len(held_skill), np.int32), np.empty(len(held_skill), np.int32)
+    n_group, n_family = _distinct_per_candidate(skill_start, held_skill, hold_start, hold_group, skill_family,
+                                                n_groups, n_families)
+    group_ids, group_common = np.empty(n_group, np.int32), np.empty(n_group, np.float64)
+    family_ids, family_count = np.empty(n_family, np.int32), np.empty(n_family, np.int32)
     group_ptr, family_ptr = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
     group_slot, family_slot = np.full(n_groups, -1, np.int64), np.full(n_families, -1, np.int64)
     n_group = n_family = 0
@@ -1031,8 +1034,29 @@ def _candidate_groups(skill_start, held_skill, hold_start, hold_group, hold_comm
         for k in range(family_ptr[i], n_family):
             family_slot[family_ids[k]] = -1
         group_ptr[i + 1], family_ptr[i + 1] = n_group, n_family
-    return (group_ptr, group_ids[:n_group].copy(), group_common[:n_group].copy(),
-            family_ptr, family_ids[:n_family].copy(), family_count[:n_family].copy())
+    return group_ptr, group_ids, group_common, family_ptr, family_ids, family_count
+
+
+@compiled
+def _distinct_per_candidate(skill_start, held_skill, hold_start, hold_group, skill_family, n_groups, n_families):
+    """How many (candidate, group) and (candidate, family) entries _candidate_groups makes: the distinct
+    groups and families of each candidate's skills, summed (each marked with the candidate that last
+    saw it, so nothing is reset)."""
+    seen_group, seen_family = np.full(n_groups, -1, np.int64), np.full(n_families, -1, np.int64)
+    n_group = n_family = 0
+    for i in range(len(skill_start) - 1):
+        for e in range(skill_start[i], skill_start[i + 1]):
+            skill = held_skill[e]
+            for h in range(hold_start[skill], hold_start[skill + 1]):
+                g = hold_group[h]
+                if seen_group[g] != i:
+                    seen_group[g] = i
+                    n_group += 1
+            f = skill_family[skill]
+            if f >= 0 and seen_family[f] != i:
+                seen_family[f] = i
+                n_family += 1
+    return n_group, n_family
 
 
 def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, settings: MatchSettings,
