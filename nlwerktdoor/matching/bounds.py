@@ -765,9 +765,6 @@ class CandidateRows:
         self._wish_sets: dict = {}
         self._occupations: dict = {}
 
-    def __len__(self) -> int:
-        return len(self.keys)
-
     def add(self, key: str, lat: float, lon: float, max_distance_km: float, skills: Iterable[str],
             certificates: frozenset[str], desired_sectors: frozenset[str], available_from: date, capacity: int = 1,
             skill_level: int = 0, occupation: str = "") -> None:
@@ -998,8 +995,8 @@ def _candidate_groups(skill_start, held_skill, hold_start, hold_group, hold_comm
     Returns (group_ptr, group_ids, group_common, family_ptr, family_ids, family_count).
 
     A first pass counts them, so that the arrays are made at their size: made for every (skill, group)
-    a candidate holds and cut afterwards, they were 1.8 GB for a moment at national size, in the first
-    pass and in each refill, whose peak that made."""
+    a candidate holds and cut afterwards, they took 0.5 GB more for a moment at national size (and
+    3 s more), in the first pass and in each refill."""
     n = len(skill_start) - 1
     n_group, n_family = _distinct_per_candidate(skill_start, held_skill, hold_start, hold_group, skill_family,
                                                 n_groups, n_families)

@@ -602,8 +602,8 @@ class ScoreMemo:
     (-1: the pair fails), one row a slot: (key, score) as floats (keys stay below 2**53, so exact), so
     that a lookup reads one place in memory, not two arrays (at national size some 12 million lookups a
     round, nearly all of them cache misses). A taken pair's coverage and distance are worked out
-    again when it is worded (explain_many): at national size the table held some 30 million pairs, and
-    with them in it, 40 bytes a slot instead of 16, it was 2.7 GB of the run's peak."""
+    again when it is worded (explain_many): at national size the table holds some 15 million pairs in
+    2^25 slots, 0.5 GB; with them in it, 40 bytes a slot, it was 1.3 GB, and 2 GB while it doubled."""
 
     def __init__(self, slots: int):
         """`slots`: a power of two (the table doubles when half full)."""
