@@ -825,34 +825,23 @@ class _CandidateArrays:
         self.level, self.day = table.level, table.day
         self.changed = (np.fromiter((key in changes.candidates for key in table.keys), bool, n)
                         if changes is not None else np.ones(n, bool))
-        # Per candidate (CSR): the columns it holds by id, and per group the least common skill it
-        # holds there (the generic factor favours it: min(1, commonness(required) / commonness(by))).
-        # Worked out per distinct skill once, then for all candidates at once. Columns, groups and
-        # families are numbered in int32: at national size these arrays hold some 200 million entries
-        # and were 2 GB of the first pass's peak (and of each refill's) in int64.
+        # Per distinct skill: its column where the shortages ask it by id (-1: not asked), the groups it
+        # is held in with its commonness, and its family. A block works out each of its candidates'
+        # groups from its skills as it comes (_block_sums): made for all candidates at once, those
+        # arrays held some 65 million (candidate, group) entries at national size, 1.1-1.2 GB in the
+        # first pass and again in each refill (twenty-seventh session).
         distinct = table.skill_names
-        held_skill = table.held_skill
-        column_of = np.array([skills.column.get(skill, -1) for skill in distinct] or [-1], np.int32)[held_skill]
-        by_id = column_of >= 0
-        self.exact_cols = column_of[by_id]
-        owner = np.repeat(np.arange(n, dtype=np.int32), np.diff(table.skill_start))[by_id]
-        self.exact_ptr = run_offsets(np.bincount(owner, minlength=n))
-        del owner, column_of, by_id
+        self.skill_start, self.held_skill = table.skill_start, table.held_skill
+        self.skill_column = np.array([skills.column.get(skill, -1) for skill in distinct] or [-1], np.int32)
         holds = [[(skills.group[key], index.commonness(skill, settings)) for key in index.holds(skill)
                   if key in skills.group] for skill in distinct]
-        hold_start = run_offsets([len(h) for h in holds])
-        hold_group = np.array([g for h in holds for g, _ in h], np.int32)
-        hold_common = np.array([a for h in holds for _, a in h], np.float64)
-        skill_start = table.skill_start
-        # Per candidate: each group with the least commonness it holds there, and how many skills it
-        # holds per family of the asked columns (the reuse limit applies per covering skill).
+        self.hold_start = run_offsets([len(h) for h in holds])
+        self.hold_group = np.array([g for h in holds for g, _ in h], np.int32)
+        self.hold_common = np.array([a for h in holds for _, a in h], np.float64)
+        self.n_groups = max(len(skills.group), 1)
         families = max(len(skills.family_number), 1)
-        skill_family = np.array([skills.family_number.get(index.family(skill), -1) for skill in distinct] or [-1],
-                                np.int32)
-        (self.group_ptr, self.group_ids, self.group_common,
-         self.family_ptr, self.family_ids, self.family_count) = _candidate_groups(
-            skill_start, held_skill, hold_start, hold_group, hold_common, skill_family, max(len(skills.group), 1),
-            families)
+        self.skill_family = np.array([skills.family_number.get(index.family(skill), -1) for skill in distinct] or [-1],
+                                     np.int32)
         self.families = families
         self.skills = skills
         self.min_related = settings.min_related_credit
@@ -860,10 +849,12 @@ class _CandidateArrays:
     def places(self, rows: np.ndarray) -> np.ndarray:
         """How many skills each candidate in `rows` holds per family (rows x families)."""
         table = np.zeros((len(rows), self.families), np.int64)
-        starts = self.family_ptr[rows]
-        counts = self.family_ptr[rows + 1] - starts
-        entry = concatenated_ranges(starts, counts)
-        table[np.repeat(np.arange(len(rows)), counts), self.family_ids[entry]] = self.family_count[entry]
+        starts = self.skill_start[rows]
+        counts = self.skill_start[rows + 1] - starts
+        family = self.skill_family[self.held_skill[concatenated_ranges(starts, counts)]]
+        row = np.repeat(np.arange(len(rows)), counts)
+        in_family = family >= 0
+        np.add.at(table, (row[in_family], family[in_family]), 1)
         return table
 
     def masks_from(self, side_s: "_ShortageArrays") -> None:
@@ -984,78 +975,6 @@ class _ShortageArrays(_Side):
         return np.sort(found[keep])
 
 
-@compiled
-def _candidate_groups(skill_start, held_skill, hold_start, hold_group, hold_common, skill_family, n_groups,
-                      n_families):
-    """Per candidate (CSR, `skill_start` over `held_skill`): the groups its skills are held in
-    (hold_start/hold_group per skill), each with the least commonness of those skills (the generic
-    factor favours it: min(1, commonness(required) / commonness(by))); and its families (skill_family,
-    -1: none), each with how many of its skills are in it. A pass with a slot per group, reset after
-    each candidate: no sort of the tens of millions of (candidate, group) entries of a national run.
-    Returns (group_ptr, group_ids, group_common, family_ptr, family_ids, family_count).
-
-    A first pass counts them, so that the arrays are made at their size: made for every (skill, group)
-    a candidate holds and cut afterwards, they took 0.5 GB more for a moment at national size (and
-    3 s more), in the first pass and in each refill."""
-    n = len(skill_start) - 1
-    n_group, n_family = _distinct_per_candidate(skill_start, held_skill, hold_start, hold_group, skill_family,
-                                                n_groups, n_families)
-    group_ids, group_common = np.empty(n_group, np.int32), np.empty(n_group, np.float64)
-    family_ids, family_count = np.empty(n_family, np.int32), np.empty(n_family, np.int32)
-    group_ptr, family_ptr = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
-    group_slot, family_slot = np.full(n_groups, -1, np.int64), np.full(n_families, -1, np.int64)
-    n_group = n_family = 0
-    for i in range(n):
-        for e in range(skill_start[i], skill_start[i + 1]):
-            skill = held_skill[e]
-            for h in range(hold_start[skill], hold_start[skill + 1]):
-                g, common = hold_group[h], hold_common[h]
-                at = group_slot[g]
-                if at < 0:
-                    group_slot[g] = n_group
-                    group_ids[n_group], group_common[n_group] = g, common
-                    n_group += 1
-                elif common < group_common[at]:
-                    group_common[at] = common
-            f = skill_family[skill]
-            if f >= 0:
-                at = family_slot[f]
-                if at < 0:
-                    family_slot[f] = n_family
-                    family_ids[n_family], family_count[n_family] = f, 1
-                    n_family += 1
-                else:
-                    family_count[at] += 1
-        for k in range(group_ptr[i], n_group):
-            group_slot[group_ids[k]] = -1
-        for k in range(family_ptr[i], n_family):
-            family_slot[family_ids[k]] = -1
-        group_ptr[i + 1], family_ptr[i + 1] = n_group, n_family
-    return group_ptr, group_ids, group_common, family_ptr, family_ids, family_count
-
-
-@compiled
-def _distinct_per_candidate(skill_start, held_skill, hold_start, hold_group, skill_family, n_groups, n_families):
-    """How many (candidate, group) and (candidate, family) entries _candidate_groups makes: the distinct
-    groups and families of each candidate's skills, summed (each marked with the candidate that last
-    saw it, so nothing is reset)."""
-    seen_group, seen_family = np.full(n_groups, -1, np.int64), np.full(n_families, -1, np.int64)
-    n_group = n_family = 0
-    for i in range(len(skill_start) - 1):
-        for e in range(skill_start[i], skill_start[i + 1]):
-            skill = held_skill[e]
-            for h in range(hold_start[skill], hold_start[skill + 1]):
-                g = hold_group[h]
-                if seen_group[g] != i:
-                    seen_group[g] = i
-                    n_group += 1
-            f = skill_family[skill]
-            if f >= 0 and seen_family[f] != i:
-                seen_family[f] = i
-                n_family += 1
-    return n_group, n_family
-
-
 def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, settings: MatchSettings,
                  cutoffs: _Cutoffs | None = None, own: int = 0, heap: tuple | None = None):
     """(candidate positions, shortage positions, score bounds) of the pairs in rows x cols that could pass."""
@@ -1075,8 +994,8 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
         side_c.certs if side_s.cert_bit is not None else no_mask,
         side_c.sectors if side_s.sector_bit is not None else no_mask,
         side_c.no_wish if side_s.sector_bit is not None else np.zeros(0, bool),
-        side_c.group_ptr, side_c.group_ids, side_c.group_common, side_c.exact_ptr, side_c.exact_cols,
-        skills.group_start, skills.link_column, skills.link_credit, skills.link_commonness, settings.min_related_credit,
+        side_c.skill_start, side_c.held_skill, side_c.skill_column, side_c.hold_start, side_c.hold_group,
+        side_c.hold_common, side_c.n_groups, skills.group_start, skills.link_column, skills.link_credit, skills.link_commonness, settings.min_related_credit,
         side_s.lat, side_s.lon, side_s.radius, side_s.day, side_s.level, side_s.changed,
         side_s.certs if side_s.cert_bit is not None else no_mask,
         side_s.sector if side_s.sector_bit is not None else no_mask,
@@ -1159,8 +1078,8 @@ def _live_runs(cols, seg_ptr, lat, radius, day, certs, sectors, any_sector, chan
 
 
 @compiled
-def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column,
-                link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width,
+def _block_sums(rows, cols, skill_start, held_skill, skill_column, hold_start, hold_group, hold_common, n_groups,
+                group_start, link_column, link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width,
                 seg_ptr, live_ptr, live_in, group_test, s_threshold, s_asks_nothing, s_entry, coverage_target,
                 group_cut, cut, dropped, w_coverage, w_nice, w_distance, w_reach, w_availability):
     """For the block: (local column of each asked column, -1 where the block's shortages do not ask
@@ -1200,10 +1119,29 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                     local[w_idx[p]] = n_used
                     n_used += 1
     best = np.zeros((n_used, n_rows), np.float32)
+    # Per row, the groups its skills are held in, each with the least commonness of those skills (the
+    # generic factor favours it: min(1, commonness(required) / commonness(by))): a slot per group,
+    # reset after each row.
+    group_slot = np.full(n_groups, -1, np.int64)
+    row_group = np.empty(n_groups, np.int64)
+    row_common = np.empty(n_groups, np.float64)
     for a in range(n_rows):
         i = rows[a]
-        for e in range(group_ptr[i], group_ptr[i + 1]):
-            g, common = group_ids[e], group_common[e]
+        n_held = 0
+        for e in range(skill_start[i], skill_start[i + 1]):
+            skill = held_skill[e]
+            for h in range(hold_start[skill], hold_start[skill + 1]):
+                g, common = hold_group[h], hold_common[h]
+                at = group_slot[g]
+                if at < 0:
+                    group_slot[g] = n_held
+                    row_group[n_held], row_common[n_held] = g, common
+                    n_held += 1
+                elif common < row_common[at]:
+                    row_common[at] = common
+        for k in range(n_held):
+            g, common = row_group[k], row_common[k]
+            group_slot[g] = -1
             for link in range(group_start[g], group_start[g + 1]):
                 column = local[link_column[link]]
                 if column < 0:
@@ -1211,10 +1149,10 @@ def _block_sums(rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact
                 credit = link_credit[link] * min(1.0, link_commonness[link] / common)
                 if credit >= min_related and np.float32(credit) > best[column, a]:
                     best[column, a] = np.float32(credit)
-        for e in range(exact_ptr[i], exact_ptr[i + 1]):
-            column = local[exact_cols[e]]
-            if column >= 0:
-                best[column, a] = 1.0
+        for e in range(skill_start[i], skill_start[i + 1]):
+            column = skill_column[held_skill[e]]
+            if column >= 0 and local[column] >= 0:
+                best[local[column], a] = 1.0
     # Each run's best credit per column: the highest of its rows'.
     run_best = np.zeros((n_used if group_test else 0, n_seg), np.float32)
     if group_test:
@@ -1388,8 +1326,8 @@ def _reuse_cut(a, row, run_ptr, run_family, run_count, run_start, w_idx, w_val, 
 @compiled
 def _block_kernel(rows, cols, seg_ptr, group_test,
                   c_lat, c_lon, c_radius, c_day, c_level, c_changed, c_certs, c_sectors, c_no_wish,
-                  group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
-                  link_commonness, min_related,
+                  skill_start, held_skill, skill_column, hold_start, hold_group, hold_common, n_groups,
+                  group_start, link_column, link_credit, link_commonness, min_related,
                   s_lat, s_lon, s_radius, s_day, s_level, s_changed, s_certs, s_sector, s_threshold, s_asks_nothing,
                   s_part, s_entry, use_certs, use_sectors, places, w_ptr, w_idx, w_val, n_shortages, width,
                   run_ptr, run_family, run_count, run_start, max_run, grace_days, coverage_target, level_step_credit,
@@ -1441,8 +1379,8 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
     live_ptr, live_in = _live_runs(cols, seg_ptr, lat, radius, day, certs, sectors, any_sector, changed, s_lat,
                                    s_radius, s_day, block_certs, block_sector, s_changed, grace_days)
     local, best, sums, nice_sums, with_nice, live_ptr, live_in = _block_sums(
-        rows, cols, group_ptr, group_ids, group_common, exact_ptr, exact_cols, group_start, link_column, link_credit,
-        link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr, live_ptr, live_in, run_test,
+        rows, cols, skill_start, held_skill, skill_column, hold_start, hold_group, hold_common, n_groups, group_start,
+        link_column, link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr, live_ptr, live_in, run_test,
         s_threshold, s_asks_nothing, s_entry, coverage_target, run_cut, cut,
         dropped, w_coverage, w_nice, w_distance, w_reach, w_availability)
     out_row = np.empty(n_rows * n_cols, np.int64)
