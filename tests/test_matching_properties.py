@@ -779,6 +779,33 @@ def test_scores_are_rounded_to_six_decimals_as_python_rounds():
     assert any(x * 1e6 - np.floor(x * 1e6) == 0.5 and round(x, 6) != np.rint(x * 1e6) / 1e6 for x in near.tolist())
 
 
+def test_the_score_memo_gives_back_each_score_as_scored_and_keeps_them_as_it_grows():
+    """ScoreMemo keeps a pair's key and its score in one int64: every score _score_pair can give
+    (six decimals in [0, 1]) comes back as the same float, a failed pair as failed, for the largest
+    keys it takes too; and a table that doubled finds every pair it held."""
+    from nlwerktdoor.matching.exact import (ScoreMemo, _memo_entry, _memo_grown, _memo_score, _memo_slot, _memo_table,
+                                            _round6)
+
+    rng = np.random.default_rng(11)
+    scores = [_round6(x) for x in np.r_[0.0, 1.0, 1e-6, 0.5, 1 - 1e-6, rng.random(5_000)].tolist()]
+    largest = (1 << 42) - 1
+    assert ScoreMemo.fits(2**21, 2**21 - 1) and not ScoreMemo.fits(2**21, 2**21)
+    for key in (0, 1, 123_456_789, largest):
+        assert [_memo_score(_memo_entry(key, True, score)) for score in scores] == scores
+        assert _memo_score(_memo_entry(key, False, 0.0)) == -1.0
+        assert _memo_entry(key, True, 0.25) >> 21 == key
+    table, held = _memo_table(8), {}
+    for key in rng.choice(1 << 40, 400, replace=False).tolist() + [largest]:
+        if 2 * (len(held) + 1) > len(table):
+            table = _memo_grown(table)
+        score, passes = scores[len(held)], len(held) % 5 > 0
+        table[_memo_slot(table, key)] = _memo_entry(key, passes, score)
+        held[key] = score if passes else -1.0
+    assert len(table) == 1024
+    assert {key: _memo_score(table[_memo_slot(table, key)]) for key in held} == held
+    assert table[_memo_slot(table, 5)] == -1  # a key never put in: an empty slot
+
+
 def _destination(lat, lon, km, bearing_deg):
     """The point `km` from (lat, lon) along the great circle leaving at `bearing_deg` (R = 6371.0088 km)."""
     delta, theta, phi = km / 6371.0088, math.radians(bearing_deg), math.radians(lat)

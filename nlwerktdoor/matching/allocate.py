@@ -264,7 +264,8 @@ def _match_kept(table: CandidateTable, shortages, index, settings, exclude, chan
     dropped = bounds.dropped.copy()
     streams = _streams(bounds, key_rank, len(shortages), workers)
     del bounds
-    memo = ScoreMemo(_MEMO_SLOTS)  # each round scores mostly the pairs the round before scored
+    # Each round scores mostly the pairs the round before scored.
+    memo = ScoreMemo(_MEMO_SLOTS) if ScoreMemo.fits(len(table), len(shortages)) else None
     before, above = None, np.inf
     while True:
         taken = allocation.run(_heads(*streams), memo, before, above)

@@ -598,17 +598,23 @@ class ScoreMemo:
     candidates and shortages (allocate._match_kept: a national run allocates five times, each time
     with deeper streams for a few shortages, and scored mostly the same pairs again: the later
     rounds took two to three and a half minutes each). An open-addressing hash table of pair keys
-    (candidate position x shortages + shortage position; -1 empty), with the score _score_pair gave
-    (-1: the pair fails), one row a slot: (key, score) as floats (keys stay below 2**53, so exact), so
-    that a lookup reads one place in memory, not two arrays (at national size some 12 million lookups a
-    round, nearly all of them cache misses). A taken pair's coverage and distance are worked out
-    again when it is worded (explain_many): at national size the table holds some 15 million pairs in
-    2^25 slots, 0.5 GB; with them in it, 40 bytes a slot, it was 1.3 GB, and 2 GB while it doubled."""
+    (candidate position x shortages + shortage position), one int64 a slot: the key above the low
+    _SCORE_BITS, the score below them as what _score_pair rounds it to (_round6: a whole number of
+    millionths, plus one; 0: the pair fails); -1 empty. A lookup reads one place in memory (at
+    national size some 12 million lookups a round, nearly all of them cache misses). At national
+    size the table holds some 15 million pairs in 2^25 slots: 0.25 GB (0.5 GB with the key and the
+    score as two floats, 1.3 GB with each pair's coverage and distance beside them as well). Keys
+    must stay below 2**(63 - _SCORE_BITS) (`fits`)."""
 
     def __init__(self, slots: int):
         """`slots`: a power of two (the table doubles when half full)."""
         self.table = _memo_table(slots)
         self.used = 0
+
+    @staticmethod
+    def fits(n_candidates: int, n_shortages: int) -> bool:
+        """Whether every pair key of a run of this size fits beside its score."""
+        return n_candidates * n_shortages < 1 << (63 - _SCORE_BITS)
 
     def arrays(self) -> tuple:
         return self.table, self.used
@@ -617,15 +623,18 @@ class ScoreMemo:
         self.table, self.used = arrays
 
 
+# A memo slot's low bits: the score in millionths plus one (0 to 1,000,001; 0: fails).
+_SCORE_BITS = 21
+_SCORE_MASK = (1 << _SCORE_BITS) - 1
+
+
 @compiled
 def _memo_table(slots):
-    """An empty table of `slots` rows (key -1: empty)."""
-    table = np.zeros((slots, 2), np.float64)
-    table[:, 0] = -1.0
-    return table
+    """An empty table of `slots` slots (-1: empty)."""
+    return np.full(slots, -1, np.int64)
 
 
-_NO_MEMO = (np.zeros((0, 2), np.float64), 0)
+_NO_MEMO = (np.zeros(0, np.int64), 0)
 _NOTHING_AHEAD = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
 
@@ -636,10 +645,23 @@ def _memo_slot(table, key):
     than half full)."""
     mask = np.uint64(len(table) - 1)
     slot = np.int64((np.uint64(key) * np.uint64(11400714819323198485)) >> np.uint64(20) & mask)
-    wanted = np.float64(key)
-    while table[slot, 0] != wanted and table[slot, 0] != -1.0:
+    while table[slot] != -1 and table[slot] >> _SCORE_BITS != key:
         slot = (slot + 1) & np.int64(mask)
     return slot
+
+
+@compiled
+def _memo_entry(key, passes, score):
+    """A slot's value for a pair's key and what _score_pair gave (a score of whole millionths)."""
+    return (key << _SCORE_BITS) | (np.int64(np.rint(score * 1e6)) + 1 if passes else 0)
+
+
+@compiled
+def _memo_score(entry):
+    """The score a slot holds, exactly as _score_pair gave it (_round6 divides the same whole number by
+    1e6); -1.0: the pair fails."""
+    millionths = entry & _SCORE_MASK
+    return (millionths - 1) / 1e6 if millionths > 0 else -1.0
 
 
 @compiled
@@ -647,9 +669,8 @@ def _memo_grown(table):
     """The table at twice the size, every entry in its new slot."""
     grown = _memo_table(2 * len(table))
     for old in range(len(table)):
-        if table[old, 0] != -1.0:
-            slot = _memo_slot(grown, np.int64(table[old, 0]))
-            grown[slot, 0], grown[slot, 1] = table[old, 0], table[old, 1]
+        if table[old] != -1:
+            grown[_memo_slot(grown, table[old] >> _SCORE_BITS)] = table[old]
     return grown
 
 
@@ -742,13 +763,13 @@ def allocate_streams(stream_candidate, stream_score, starts, ends, stream_of_sta
         if use_memo:
             key = candidate * n_shortages + shortage
             slot = _memo_slot(memo_table, key)
-            if memo_table[slot, 0] == np.float64(key):
-                score = memo_table[slot, 1]
+            if memo_table[slot] != -1:
+                score = _memo_score(memo_table[slot])
                 passes = score >= 0.0
             else:
                 passes, score, _coverage, _distance = _score_pair(candidate, shortage, T, S, G)
                 n_scored += 1
-                memo_table[slot, 0], memo_table[slot, 1] = np.float64(key), score if passes else -1.0
+                memo_table[slot] = _memo_entry(key, passes, score)
                 memo_used += 1
                 if 2 * memo_used > len(memo_table):
                     memo_table = _memo_grown(memo_table)
@@ -812,15 +833,15 @@ def resumed_state(stream_candidate, stream_score, starts, ends, stream_of_start,
             if candidate_left[candidate] <= 0 or _has(exclude, 0, len(exclude), key):
                 continue
             slot = _memo_slot(memo_table, key)
-            if memo_table[slot, 0] != np.float64(key):
+            if memo_table[slot] == -1:
                 return False, new_starts, goes_on, (ahead_candidate[:0], ahead_shortage[:0], ahead_score[:0])
-            if memo_table[slot, 1] < 0.0 or memo_table[slot, 1] > above:
+            score = _memo_score(memo_table[slot])
+            if score < 0.0 or score > above:
                 continue  # failed, or taken above (those with room at the end of it all were)
             if n_ahead == len(ahead_candidate):
                 ahead_candidate, ahead_shortage = _grown(ahead_candidate, 0), _grown(ahead_shortage, 0)
                 ahead_score = _grown(ahead_score, 0)
-            ahead_candidate[n_ahead], ahead_shortage[n_ahead], ahead_score[n_ahead] = (candidate, shortage,
-                                                                                       memo_table[slot, 1])
+            ahead_candidate[n_ahead], ahead_shortage[n_ahead], ahead_score[n_ahead] = candidate, shortage, score
             n_ahead += 1
         new_starts[k], goes_on[k] = position, position < ends[k]
     return True, new_starts, goes_on, (ahead_candidate[:n_ahead], ahead_shortage[:n_ahead], ahead_score[:n_ahead])
