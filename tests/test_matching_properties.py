@@ -718,7 +718,7 @@ def test_refilled_streams_are_spliced_in_as_a_sort_of_the_whole_would_put_them(s
     short = np.flatnonzero(rng.random(n_shortages) < share).astype(np.int64)
     more = pairs(short, int(rng.integers(0, 200))) if len(short) else (np.zeros(0, np.int32),) * 2 + (np.zeros(0),)
     streams = _streams(PairBounds(*(a.copy() for a in old)), key_rank, n_shortages)
-    spliced = _spliced(streams, short, _streams(PairBounds(*(a.copy() for a in more)), key_rank, n_shortages))
+    spliced = _spliced(list(streams), short, _streams(PairBounds(*(a.copy() for a in more)), key_rank, n_shortages))
     others = ~np.isin(old[1], short)
     whole = _streams(PairBounds(*(np.concatenate([a[others], b]) for a, b in zip(old, more))), key_rank, n_shortages)
     for got, expected in zip(spliced, whole):

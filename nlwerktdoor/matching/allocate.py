@@ -262,7 +262,7 @@ def _match_kept(table: CandidateTable, shortages, index, settings, exclude, chan
                                   tables, workers)
     keep = keep.copy()
     dropped = bounds.dropped.copy()
-    streams = _streams(bounds, key_rank, len(shortages), workers)
+    streams = list(_streams(bounds, key_rank, len(shortages), workers))  # a list: _spliced lets go as it goes
     del bounds
     # Each round scores mostly the pairs the round before scored.
     memo = ScoreMemo(_MEMO_SLOTS) if ScoreMemo.fits(len(table), len(shortages)) else None
@@ -296,7 +296,7 @@ def _match_kept(table: CandidateTable, shortages, index, settings, exclude, chan
         # The next round resumes from the highest bound at which its streams differ from this round's.
         before, above = taken, _highest_change(*streams, *new, short, key_rank, _full_above(taken, allocation.left),
                                                np.where(taken.room <= 0, last, -np.inf))
-        streams = _spliced(streams, short, new)
+        streams = list(_spliced(streams, short, new))
 
 
 @compiled
@@ -336,41 +336,65 @@ def _highest_change(shortage, candidate, score, new_shortage, new_candidate, new
     return highest
 
 
-def _spliced(streams, short: np.ndarray, more) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _spliced(streams: list, short: np.ndarray, more) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The sorted streams (shortage, candidate, bound: _streams) with those of the shortages `short`
     (sorted positions) replaced by `more` (their new streams, sorted the same way): the others stay
     in place, and each new stream goes in where its shortage's belongs. No sort of the whole again
-    (at national size tens of millions of pairs, every round)."""
-    shortage, candidate, score = streams
+    (at national size tens of millions of pairs, every round).
+
+    `streams` is a list, emptied as its columns are merged: each old column is let go of once its
+    merged one is made, so that only one column is held twice at a time (at national size the three
+    side by side were 0.6 GB more for a moment, about the run's peak)."""
+    shortage = streams[0]
     refilled = np.zeros(int(max(shortage.max(initial=-1), short.max(initial=-1))) + 1, bool)
     refilled[short] = True
-    return _merged(shortage, candidate, score, refilled, *more)
+    stays = refilled[shortage]
+    np.logical_not(stays, out=stays)
+    from_new = _merge_sources(shortage, stays, more[0])
+    del shortage
+    merged = [None, None, None]
+    for n in (1, 2, 0):  # the shortages last: `stays` and `from_new` were read from them
+        merged[n] = _merged(streams[n], stays, more[n], from_new)
+        streams[n] = None
+    streams.clear()
+    return merged[0], merged[1], merged[2]
 
 
 @compiled
-def _merged(shortage, candidate, score, refilled, new_shortage, new_candidate, new_score):
-    """_spliced in one pass (compiled): the pairs of the shortages not `refilled` and the new pairs, both
-    sorted by shortage, merged by shortage. (With numpy's masks and inserts, six passes over the
-    columns: 2.4-4.4 s a round at national size.)"""
-    kept = 0
-    for j in shortage:
-        if not refilled[j]:
-            kept += 1
-    total = kept + len(new_shortage)
-    out_shortage = np.empty(total, shortage.dtype)
-    out_candidate = np.empty(total, candidate.dtype)
-    out_score = np.empty(total, score.dtype)
+def _merge_sources(shortage, stays, new_shortage):
+    """Which pairs of the merge of the old pairs that `stays` and the new ones (both sorted by
+    shortage) come from the new: by shortage, the new before the old of a later shortage."""
+    total = np.count_nonzero(stays) + len(new_shortage)
+    from_new = np.zeros(total, np.bool_)
     i = k = 0
     for o in range(total):
-        while i < len(shortage) and refilled[shortage[i]]:
+        while i < len(shortage) and not stays[i]:
             i += 1
         if k < len(new_shortage) and (i >= len(shortage) or new_shortage[k] < shortage[i]):
-            out_shortage[o], out_candidate[o], out_score[o] = new_shortage[k], new_candidate[k], new_score[k]
+            from_new[o] = True
             k += 1
         else:
-            out_shortage[o], out_candidate[o], out_score[o] = shortage[i], candidate[i], score[i]
             i += 1
-    return out_shortage, out_candidate, out_score
+    return from_new
+
+
+@compiled
+def _merged(column, stays, new_column, from_new):
+    """One column of _spliced, in one compiled pass: the old values that stay and the new ones, in the
+    order `from_new` gives. (With numpy's masks and inserts, six passes over the columns: 2.4-4.4 s a
+    round at national size.)"""
+    out = np.empty(len(from_new), column.dtype)
+    i = k = 0
+    for o in range(len(from_new)):
+        if from_new[o]:
+            out[o] = new_column[k]
+            k += 1
+        else:
+            while not stays[i]:
+                i += 1
+            out[o] = column[i]
+            i += 1
+    return out
 
 
 def _last_taken(taken: Taken, n_shortages: int) -> np.ndarray:
