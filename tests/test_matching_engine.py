@@ -608,3 +608,36 @@ def test_without_a_writable_cache_the_engine_compiles_per_process():
 
     assert cache_available(no_locator) is False
     assert cache_available() is True  # here the source tree is writable
+
+
+def test_memory_a_thread_freed_is_given_back_to_the_system():
+    """A run's blocks make their pairs on worker threads and let go of most of them at each cut; glibc
+    keeps such memory in the thread's heap. give_back_freed_memory hands its pages back: resident
+    memory falls by what was freed, even with an array still held above it."""
+    import os
+    import threading
+
+    import numpy as np
+
+    from nlwerktdoor.matching import bounds
+
+    def resident() -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    assert bounds._MALLOC_TRIM is not None  # glibc, as on every machine the project runs on
+    held = []
+
+    def churn():
+        big = np.ones(16 << 20, np.uint8)  # freed, it raises glibc's threshold for mapping arrays alone
+        del big
+        arrays = [np.ones(1 << 20, np.uint8) for _ in range(300)]  # now from the thread's heap
+        held.append(arrays[-1])  # the last stays: the heap cannot simply be cut short at its top
+        del arrays
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    thread.join()
+    before = resident()
+    bounds.give_back_freed_memory()
+    assert before - resident() > 200 << 20

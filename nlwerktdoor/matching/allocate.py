@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from .bounds import CandidateTable, pair_bounds, within_reach
+from .bounds import CandidateTable, give_back_freed_memory, pair_bounds, within_reach
 from .compiled import compiled
 from .exact import ExactTables, ScoreMemo, StreamAllocation, Taken
 from .rules import distance_km, passes_logistics, _score
@@ -264,6 +264,7 @@ def _match_kept(table: CandidateTable, shortages, index, settings, exclude, chan
     dropped = bounds.dropped.copy()
     streams = list(_streams(bounds, key_rank, len(shortages), workers))  # a list: _spliced lets go as it goes
     del bounds
+    give_back_freed_memory()
     # Each round scores mostly the pairs the round before scored.
     memo = ScoreMemo(_MEMO_SLOTS) if ScoreMemo.fits(len(table), len(shortages)) else None
     before, above = None, np.inf
@@ -297,6 +298,8 @@ def _match_kept(table: CandidateTable, shortages, index, settings, exclude, chan
         before, above = taken, _highest_change(*streams, *new, short, key_rank, _full_above(taken, allocation.left),
                                                np.where(taken.room <= 0, last, -np.inf))
         streams = list(_spliced(streams, short, new))
+        del more, new
+        give_back_freed_memory()
 
 
 @compiled
