@@ -1024,7 +1024,8 @@ def _bound_block(rows, cols, side_c: _CandidateArrays, side_s: _ShortageArrays, 
         side_c.sectors if side_s.sector_bit is not None else no_mask,
         side_c.no_wish if side_s.sector_bit is not None else np.zeros(0, bool),
         side_c.skill_start, side_c.held_skill, side_c.skill_column, side_c.hold_start, side_c.hold_group,
-        side_c.hold_common, side_c.n_groups, skills.group_start, skills.link_column, skills.link_credit, skills.link_commonness, settings.min_related_credit,
+        side_c.hold_common, side_c.n_groups, skills.group_start, skills.link_column, skills.link_credit,
+        skills.link_commonness, settings.min_related_credit,
         side_s.lat, side_s.lon, side_s.radius, side_s.day, side_s.level, side_s.changed,
         side_s.certs if side_s.cert_bit is not None else no_mask,
         side_s.sector if side_s.sector_bit is not None else no_mask,
@@ -1108,8 +1109,8 @@ def _live_runs(cols, seg_ptr, lat, radius, day, certs, sectors, any_sector, chan
 
 @compiled
 def _block_sums(rows, cols, skill_start, held_skill, skill_column, hold_start, hold_group, hold_common, n_groups,
-                group_start, link_column, link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width,
-                seg_ptr, live_ptr, live_in, group_test, s_threshold, s_asks_nothing, s_entry, coverage_target,
+                group_start, link_column, link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages,
+                width, seg_ptr, live_ptr, live_in, group_test, s_threshold, s_asks_nothing, s_entry, coverage_target,
                 group_cut, cut, dropped, w_coverage, w_nice, w_distance, w_reach, w_availability):
     """For the block: (local column of each asked column, -1 where the block's shortages do not ask
     it; the best credit of each block candidate for each local column alone, local columns x block
@@ -1409,8 +1410,8 @@ def _block_kernel(rows, cols, seg_ptr, group_test,
                                    s_radius, s_day, block_certs, block_sector, s_changed, grace_days)
     local, best, sums, nice_sums, with_nice, live_ptr, live_in = _block_sums(
         rows, cols, skill_start, held_skill, skill_column, hold_start, hold_group, hold_common, n_groups, group_start,
-        link_column, link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr, live_ptr, live_in, run_test,
-        s_threshold, s_asks_nothing, s_entry, coverage_target, run_cut, cut,
+        link_column, link_credit, link_commonness, min_related, w_ptr, w_idx, w_val, n_shortages, width, seg_ptr,
+        live_ptr, live_in, run_test, s_threshold, s_asks_nothing, s_entry, coverage_target, run_cut, cut,
         dropped, w_coverage, w_nice, w_distance, w_reach, w_availability)
     out_row = np.empty(n_rows * n_cols, np.int64)
     out_col = np.empty(n_rows * n_cols, np.int64)
