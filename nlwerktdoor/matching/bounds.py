@@ -88,8 +88,9 @@ def give_back_freed_memory() -> None:
     glibc keeps what numpy frees for reuse, in the heap of the thread that allocated it; the blocks'
     pairs are made on two threads and let go of at every cut, in sizes that seldom fit what comes
     next. At national size RSS after the first pass was 3.1-3.3 GB with 2.0-2.2 GB in use, and the
-    refills and rounds after it started from there (twenty-seventh session). Called where a run has
-    just let go of many pairs; it costs milliseconds."""
+    refills and rounds after it started from there (twenty-seventh session). Called where a run cut
+    short has just let go of many pairs: the first call after much was freed took 0.15 s (a few ms
+    after that), which a shortage's instant candidates need not wait for."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
 
@@ -206,7 +207,8 @@ def pair_bounds(
                                                                       keep, found.dropped)
         found.dropped[order] = found.dropped.copy()
     found.shortage = order[found.shortage].astype(np.int32)
-    give_back_freed_memory()
+    if keep is not None and (found.dropped > -np.inf).any():
+        give_back_freed_memory()  # a run cut short (a national one), not a shortage's instant candidates
     return found
 
 
